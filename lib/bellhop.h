@@ -194,12 +194,17 @@ int64_t bh_arg_int(const bh_request *req, const char *name);
 const char *bh_arg_str(const bh_request *req, const char *name);
 bool bh_arg_present(const bh_request *req, const char *name);
 
-/* Percent-decodes src[0..len) into a pool string; '+' becomes ' ' when
- * plus_is_space.  Returns NULL on a bad escape, an encoded NUL or invalid
- * UTF-8 in the result.  *outlen gets the decoded length. */
+/* Percent-decodes src[0..len) into a string owned by pool; '+' becomes
+ * ' ' when plus_is_space.  Returns NULL on a bad escape ("%G1", "%4"), an
+ * encoded NUL (%00) or a raw NUL byte.  It does not check UTF-8: callers
+ * do (bh_utf8_valid), naming the parameter.  *outlen (may be NULL) gets
+ * the decoded length. */
 char *bh_url_decode(bh_pool *pool, const char *src, size_t len,
 		    bool plus_is_space, size_t *outlen);
-/* Parses "a=1&b=2" into list; returns 0, or -1 on a bad encoding. */
+/* Parses "a=1&b=2" into list (items and strings owned by pool): keys and
+ * values decoded with '+' as space, repeats and empty values kept in
+ * order ("a=&a=1&b" gives a="", a="1", b=""), empty pairs skipped.
+ * Returns 0, or -1 on a bad escape or a NUL (UTF-8 is not checked). */
 int bh_parse_urlencoded(bh_pool *pool, const char *s, size_t len,
 			bh_kvlist *list);
 /* True if s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
@@ -270,15 +275,27 @@ void bh_dispatch(const bh_service *svc, bh_request *req);
  * away.  Statements are prepared once per connection.  Returns a result
  * owned by req (PQclear'ed with the pool) with status TUPLES_OK or
  * COMMAND_OK, or NULL after setting the response: 503 service-unavailable
- * with Retry-After when the database is unreachable, 500 otherwise. */
+ * with Retry-After when the database is unreachable or busy (statement
+ * timeout; a deadlock outside bh_db_tx), 500 otherwise (constraint
+ * violations included: see bh_db_last_sqlstate).  Use bh_db_tx, not a
+ * BEGIN of your own, for transactions. */
 PGresult *bh_db_query(bh_request *req, const char *sql, int nparams,
 		      const char *const *params);
 /* Runs fn(req, arg) between BEGIN and COMMIT; rolls back when fn returns
  * non-zero or a query failed; retries the whole transaction on
- * serialization failure or deadlock up to 5 times.  Returns 0 when
- * committed, else -1 with the response set (by fn or by the runtime). */
+ * serialization failure or deadlock up to 5 times, so fn may run more
+ * than once and must have no effect outside the database.  A connection
+ * lost during COMMIT is a 503, never retried (the outcome is unknown).
+ * Not nestable.  Returns 0 when committed, else -1 with the response set
+ * (by fn or by the runtime). */
 int bh_db_tx(bh_request *req, int (*fn)(bh_request *req, void *arg),
 	     void *arg);
+/* The SQLSTATE of the statement that made the last bh_db_query (or
+ * bh_db_tx) fail, e.g. "23505" for a unique violation, so that a handler
+ * expecting a constraint violation can replace the 500 with its own
+ * answer (409...); "" after a success or a failure without one (the
+ * connection was lost).  Static storage, valid until the next query. */
+const char *bh_db_last_sqlstate(void);
 /* True if the database answers "SELECT 1" now (used by /ready). */
 bool bh_db_ping(void);
 /* Closes this worker's connection (at exit, after fork). */
@@ -290,7 +307,10 @@ void bh_db_close(void);
  * transaction, recording name and SHA-256 checksum in bh_migrations, under
  * an advisory lock so concurrent starts are safe.  Refuses (returns -1 and
  * says which file) if an applied file changed or a number repeats.
- * Progress goes to bh_log.  Returns 0 on success. */
+ * Progress goes to bh_log.  Returns 0 on success.  A file may hold several
+ * statements but no BEGIN/COMMIT/ROLLBACK, nothing that cannot run in a
+ * transaction (CREATE INDEX CONCURRENTLY, VACUUM), no COPY FROM STDIN,
+ * and is never edited once applied: changes go in a new file. */
 int bh_migrate(const char *database_url, const char *sql_dir,
 	       const char *service);
 

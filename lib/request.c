@@ -1,0 +1,1012 @@
+/*
+ * request.c - turning FastCGI params and a body into a bh_request.
+ *
+ * Everything is copied into the request's pool: libfcgi frees its params
+ * at FCGX_Finish_r, and the pool is released in one go.  Input is
+ * hostile, so each step either yields well-formed data or a 4xx problem.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+/* Longest X-Request-Id taken from a caller. */
+#define BH_REQUEST_ID_MAX 128
+/* Highest JSON nesting limit honoured, whatever bh_cfg says. */
+#define BH_JSON_DEPTH_CAP 4096
+
+/* ------------------------------------------------------------- decoding */
+
+static int
+hex_value(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * Decoding never grows a string, so the copy is decoded in place in one
+ * pass.  UTF-8 is not checked here: callers do, as they know which
+ * parameter to name.
+ */
+char *
+bh_url_decode(bh_pool *pool, const char *src, size_t len,
+    bool plus_is_space, size_t *outlen)
+{
+	char *out = bh_pstrndup(pool, src, len);
+	unsigned char *s = (unsigned char *)out;
+	size_t i, o = 0;
+	int hi, lo;
+
+	for (i = 0; i < len; i++) {
+		if (s[i] == '%') {
+			if (len - i < 3 ||
+			    (hi = hex_value(s[i + 1])) < 0 ||
+			    (lo = hex_value(s[i + 2])) < 0 ||
+			    (hi == 0 && lo == 0))
+				return NULL;
+			s[o++] = (unsigned char)(hi << 4 | lo);
+			i += 2;
+		} else if (s[i] == '+' && plus_is_space)
+			s[o++] = ' ';
+		else if (s[i] == '\0')
+			/* Only a body can hold a raw NUL; it is as bad as %00. */
+			return NULL;
+		else
+			s[o++] = s[i];
+	}
+	s[o] = '\0';
+	if (outlen != NULL)
+		*outlen = o;
+	return out;
+}
+
+int
+bh_parse_urlencoded(bh_pool *pool, const char *s, size_t len,
+    bh_kvlist *list)
+{
+	const char *p, *end = s + len, *amp, *eq;
+	size_t max = 1, keylen;
+	bh_kv *kv;
+
+	list->items = NULL;
+	list->n = 0;
+	if (len == 0)
+		return 0;
+	/* One allocation sized by the separators. */
+	for (p = s; (p = memchr(p, '&', (size_t)(end - p))) != NULL; p++)
+		max++;
+	list->items = bh_palloc(pool, max * sizeof(*list->items));
+	for (p = s; p < end; p = amp + 1) {
+		if ((amp = memchr(p, '&', (size_t)(end - p))) == NULL)
+			amp = end;
+		if (amp == p)
+			continue; /* "a=1&&b=2": nothing between */
+		kv = &list->items[list->n];
+		eq = memchr(p, '=', (size_t)(amp - p));
+		keylen = (size_t)((eq != NULL ? eq : amp) - p);
+		if ((kv->key = bh_url_decode(pool, p, keylen, true,
+		    NULL)) == NULL)
+			return -1;
+		if (eq == NULL) {
+			kv->val = "";
+			kv->len = 0;
+		} else if ((kv->val = bh_url_decode(pool, eq + 1,
+		    (size_t)(amp - eq - 1), true, &kv->len)) == NULL)
+			return -1;
+		list->n++;
+		if (amp == end)
+			break;
+	}
+	return 0;
+}
+
+bool
+bh_utf8_valid(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = s[i];
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			if (len - i < 2 || (s[i + 1] & 0xc0) != 0x80)
+				return false;
+			i += 2;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			if (len - i < 3 || (s[i + 1] & 0xc0) != 0x80 ||
+			    (s[i + 2] & 0xc0) != 0x80)
+				return false;
+			/* Overlong (E0 80..9F) and surrogates (ED A0..BF). */
+			if ((c == 0xe0 && s[i + 1] < 0xa0) ||
+			    (c == 0xed && s[i + 1] > 0x9f))
+				return false;
+			i += 3;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			if (len - i < 4 || (s[i + 1] & 0xc0) != 0x80 ||
+			    (s[i + 2] & 0xc0) != 0x80 ||
+			    (s[i + 3] & 0xc0) != 0x80)
+				return false;
+			/* Overlong (F0 80..8F) and above U+10FFFF (F4 90..). */
+			if ((c == 0xf0 && s[i + 1] < 0x90) ||
+			    (c == 0xf4 && s[i + 1] > 0x8f))
+				return false;
+			i += 4;
+		} else
+			return false; /* continuation, C0, C1, F5..FF */
+	}
+	return true;
+}
+
+/* ----------------------------------------------------------- request id */
+
+static bool id_seeded;
+static uint64_t id_seed[2];
+static uint64_t id_counter;
+
+/* A forked worker must not repeat its parent's ids. */
+static void
+id_forget_seed(void)
+{
+	id_seeded = false;
+}
+
+static uint64_t
+splitmix64(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static void
+id_seed_once(void)
+{
+	static bool atfork_set;
+	struct timespec ts;
+	ssize_t n;
+
+	if (id_seeded)
+		return;
+	if (!atfork_set) {
+		pthread_atfork(NULL, NULL, id_forget_seed);
+		atfork_set = true;
+	}
+	do
+		n = getrandom(id_seed, sizeof(id_seed), GRND_NONBLOCK);
+	while (n < 0 && errno == EINTR);
+	if (n != (ssize_t)sizeof(id_seed)) {
+		/* No entropy yet (early boot): unique enough per process. */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		id_seed[0] ^= splitmix64((uint64_t)ts.tv_sec << 32 ^
+		    (uint64_t)ts.tv_nsec);
+		id_seed[1] ^= splitmix64((uint64_t)getpid() ^ bh_now_us());
+	}
+	id_counter = 0;
+	id_seeded = true;
+}
+
+/*
+ * 32 hex digits.  The low half is a bijection of a per-process counter,
+ * so ids never repeat within a process; the seed makes them unguessable
+ * and distinct across processes.
+ */
+static const char *
+request_id_new(bh_pool *pool)
+{
+	static const char hex[] = "0123456789abcdef";
+	uint64_t half[2];
+	char *id = bh_palloc(pool, 33);
+	int i, j;
+
+	id_seed_once();
+	id_counter++;
+	half[0] = splitmix64(id_seed[0] + id_counter);
+	half[1] = splitmix64(id_seed[1] + id_counter);
+	for (i = 0; i < 2; i++)
+		for (j = 0; j < 16; j++)
+			id[i * 16 + j] = hex[(half[i] >> (60 - 4 * j)) & 0xf];
+	id[32] = '\0';
+	return id;
+}
+
+/* Only ids safe in a header and a log line are taken from callers. */
+static bool
+request_id_acceptable(const char *s)
+{
+	size_t n;
+	char c;
+
+	for (n = 0; (c = s[n]) != '\0'; n++) {
+		if (n >= BH_REQUEST_ID_MAX)
+			return false;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		    c == ':' || c == '-'))
+			return false;
+	}
+	return n > 0;
+}
+
+/* ------------------------------------------------------------ from env */
+
+/* The params bh_request_from_env looks at; the first of duplicates wins,
+ * as libfcgi's FCGX_GetParam does. */
+struct env {
+	const char *method, *uri, *script_name, *path_info, *query;
+	const char *content_length, *content_type, *remote_addr;
+	const char *cookie, *request_id;
+	size_t nheaders;
+};
+
+#define ENV_FIELD(name, field) { name, sizeof(name) - 1, offsetof(struct env, field) }
+
+static const struct {
+	const char *name;
+	size_t len;
+	size_t offset;
+} env_fields[] = {
+	ENV_FIELD("REQUEST_METHOD", method),
+	ENV_FIELD("REQUEST_URI", uri),
+	ENV_FIELD("SCRIPT_NAME", script_name),
+	ENV_FIELD("PATH_INFO", path_info),
+	ENV_FIELD("QUERY_STRING", query),
+	ENV_FIELD("CONTENT_LENGTH", content_length),
+	ENV_FIELD("CONTENT_TYPE", content_type),
+	ENV_FIELD("REMOTE_ADDR", remote_addr),
+	ENV_FIELD("HTTP_COOKIE", cookie),
+	ENV_FIELD("HTTP_X_REQUEST_ID", request_id),
+};
+
+/* One pass over the params; names are compared by length first, as
+ * this runs for every request. */
+static void
+env_scan(struct env *e, char *const *envp)
+{
+	const char *entry, *eq, **field;
+	size_t i, namelen;
+
+	memset(e, 0, sizeof(*e));
+	for (; *envp != NULL; envp++) {
+		entry = *envp;
+		if ((eq = strchr(entry, '=')) == NULL)
+			continue;
+		namelen = (size_t)(eq - entry);
+		if (namelen > 5 && memcmp(entry, "HTTP_", 5) == 0)
+			e->nheaders++;
+		for (i = 0; i < sizeof(env_fields) / sizeof(env_fields[0]);
+		    i++) {
+			if (env_fields[i].len != namelen ||
+			    memcmp(entry, env_fields[i].name, namelen) != 0)
+				continue;
+			field = (const char **)((char *)e +
+			    env_fields[i].offset);
+			if (*field == NULL)
+				*field = eq + 1;
+			break;
+		}
+	}
+}
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} methods[] = {
+	{ "GET", BH_GET },
+	{ "HEAD", BH_HEAD },
+	{ "POST", BH_POST },
+	{ "PUT", BH_PUT },
+	{ "PATCH", BH_PATCH },
+	{ "DELETE", BH_DELETE },
+	{ "OPTIONS", BH_OPTIONS },
+};
+
+static unsigned
+method_bit(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(name, methods[i].name) == 0)
+			return methods[i].bit;
+	return 0;
+}
+
+/* Locale-free: header names and media types are ASCII. */
+static char
+ascii_lower(char c)
+{
+	return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* HTTP_ACCEPT_LANGUAGE=x -> "accept-language" = "x". */
+static void
+parse_headers(bh_request *req, char *const *envp, size_t n)
+{
+	const char *entry, *eq;
+	bh_kv *kv;
+	char *name;
+	size_t i, namelen;
+
+	req->headers.items = bh_palloc(req->pool, (n ? n : 1) *
+	    sizeof(*req->headers.items));
+	req->headers.n = 0;
+	for (; *envp != NULL && req->headers.n < n; envp++) {
+		entry = *envp;
+		if (strncmp(entry, "HTTP_", 5) != 0 ||
+		    (eq = strchr(entry + 5, '=')) == NULL ||
+		    eq == entry + 5)
+			continue; /* as env_scan counts */
+		namelen = (size_t)(eq - (entry + 5));
+		name = bh_pstrndup(req->pool, entry + 5, namelen);
+		for (i = 0; i < namelen; i++)
+			name[i] = name[i] == '_' ? '-' : ascii_lower(name[i]);
+		kv = &req->headers.items[req->headers.n++];
+		kv->key = name;
+		kv->len = strlen(eq + 1);
+		kv->val = bh_pstrndup(req->pool, eq + 1, kv->len);
+	}
+}
+
+static bool
+is_cookie_space(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* RFC 6265 section 5.4 "a=b; c=d"; pairs without a name or '=' are
+ * skipped, values are kept as sent (no decoding, quotes kept). */
+static void
+parse_cookies(bh_request *req, const char *s)
+{
+	const char *p, *end, *semi, *eq, *k, *kend, *v, *vend;
+	size_t max = 1;
+	bh_kv *kv;
+
+	req->cookies.items = NULL;
+	req->cookies.n = 0;
+	if (s == NULL || *s == '\0')
+		return;
+	end = s + strlen(s);
+	for (p = s; (p = memchr(p, ';', (size_t)(end - p))) != NULL; p++)
+		max++;
+	req->cookies.items = bh_palloc(req->pool,
+	    max * sizeof(*req->cookies.items));
+	for (p = s; p < end; p = semi + 1) {
+		if ((semi = memchr(p, ';', (size_t)(end - p))) == NULL)
+			semi = end;
+		eq = memchr(p, '=', (size_t)(semi - p));
+		if (eq != NULL) {
+			for (k = p; k < eq && is_cookie_space(*k); k++)
+				continue;
+			for (kend = eq; kend > k &&
+			    is_cookie_space(kend[-1]); kend--)
+				continue;
+			for (v = eq + 1; v < semi && is_cookie_space(*v); v++)
+				continue;
+			for (vend = semi; vend > v &&
+			    is_cookie_space(vend[-1]); vend--)
+				continue;
+			if (kend > k) {
+				kv = &req->cookies.items[req->cookies.n++];
+				kv->key = bh_pstrndup(req->pool, k,
+				    (size_t)(kend - k));
+				kv->len = (size_t)(vend - v);
+				kv->val = bh_pstrndup(req->pool, v, kv->len);
+			}
+		}
+		if (semi == end)
+			break;
+	}
+}
+
+/* "Application/JSON; charset=utf-8" -> "application/json", or NULL. */
+static const char *
+media_type(bh_pool *pool, const char *s)
+{
+	const char *end;
+	char *out;
+	size_t i, n;
+
+	if (s == NULL)
+		return NULL;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	for (end = s; *end != '\0' && *end != ';'; end++)
+		continue;
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+		end--;
+	if ((n = (size_t)(end - s)) == 0)
+		return NULL;
+	out = bh_pstrndup(pool, s, n);
+	for (i = 0; i < n; i++)
+		out[i] = ascii_lower(out[i]);
+	return out;
+}
+
+/* Returns 0 and *out (-1 when absent or empty, as nginx sends it for a
+ * request without a body), or -1 if s is not plain decimal digits or
+ * overflows. */
+static int
+parse_content_length(const char *s, long long *out)
+{
+	long long n = 0;
+	int d;
+
+	*out = -1;
+	if (s == NULL || *s == '\0')
+		return 0;
+	for (; *s != '\0'; s++) {
+		if (*s < '0' || *s > '9')
+			return -1;
+		d = *s - '0';
+		if (n > (LLONG_MAX - d) / 10)
+			return -1;
+		n = n * 10 + d;
+	}
+	*out = n;
+	return 0;
+}
+
+/*
+ * Sets req->full_path (decoded) and req->path (base path stripped).
+ * REQUEST_URI is raw and decoded here; SCRIPT_NAME and PATH_INFO are
+ * already decoded by the front end, so they are only checked.
+ */
+static int
+parse_path(bh_request *req, const struct env *e)
+{
+	const char *raw, *q, *base = bh_cfg.base_path, *full;
+	size_t rawlen, fulllen, blen;
+
+	if (e->uri != NULL) {
+		raw = e->uri;
+		rawlen = (q = strchr(raw, '?')) != NULL ?
+		    (size_t)(q - raw) : strlen(raw);
+		if ((full = bh_url_decode(req->pool, raw, rawlen, false,
+		    &fulllen)) == NULL) {
+			bh_problem(req, 400, BH_PROBLEM_BAD_REQUEST, "path",
+			    "the path has a bad percent-escape or an "
+			    "encoded NUL");
+			return -1;
+		}
+	} else {
+		full = bh_psprintf(req->pool, "%s%s",
+		    e->script_name != NULL ? e->script_name : "",
+		    e->path_info != NULL ? e->path_info : "");
+		fulllen = strlen(full);
+	}
+	if (fulllen == 0) {
+		full = "/";
+		fulllen = 1;
+	}
+	if (full[0] != '/') {
+		bh_problem(req, 400, BH_PROBLEM_BAD_REQUEST, "path",
+		    "the path must start with '/'");
+		return -1;
+	}
+	if (!bh_utf8_valid(full, fulllen)) {
+		bh_problem(req, 400, BH_PROBLEM_BAD_REQUEST, "path",
+		    "the path is not valid UTF-8");
+		return -1;
+	}
+	req->full_path = full;
+	req->path = full;
+	if (base == NULL)
+		return 0;
+	blen = strlen(base);
+	while (blen > 0 && base[blen - 1] == '/')
+		blen--; /* "/" or "/search/" as a base path */
+	if (blen == 0 || fulllen < blen || memcmp(full, base, blen) != 0)
+		return 0;
+	if (full[blen] == '\0')
+		req->path = "/";
+	else if (full[blen] == '/')
+		req->path = full + blen;
+	return 0;
+}
+
+int
+bh_request_from_env(bh_request *req, char *const *envp)
+{
+	struct env e;
+
+	env_scan(&e, envp);
+
+	/* The id first, so every problem below carries it. */
+	if (e.request_id != NULL && request_id_acceptable(e.request_id))
+		req->request_id = bh_pstrdup(req->pool, e.request_id);
+	else
+		req->request_id = request_id_new(req->pool);
+
+	req->method_name = bh_pstrdup(req->pool,
+	    e.method != NULL ? e.method : "");
+	req->method = method_bit(req->method_name);
+	req->remote_addr = e.remote_addr != NULL ?
+	    bh_pstrdup(req->pool, e.remote_addr) : NULL;
+	parse_headers(req, envp, e.nheaders);
+	parse_cookies(req, e.cookie);
+	req->content_type = media_type(req->pool, e.content_type);
+	req->query = bh_pstrdup(req->pool, e.query != NULL ? e.query : "");
+	req->content_length = -1;
+
+	if (parse_path(req, &e) == -1)
+		return -1;
+	if (bh_parse_urlencoded(req->pool, req->query, strlen(req->query),
+	    &req->query_params) == -1) {
+		req->query_params.n = 0;
+		bh_problem(req, 400, BH_PROBLEM_BAD_REQUEST, "query",
+		    "the query string has a bad percent-escape or an "
+		    "encoded NUL");
+		return -1;
+	}
+	if (parse_content_length(e.content_length,
+	    &req->content_length) == -1) {
+		bh_problem(req, 400, BH_PROBLEM_BAD_REQUEST, NULL,
+		    "Content-Length is not a decimal number");
+		return -1;
+	}
+	if (req->content_length > 0 &&
+	    (unsigned long long)req->content_length > bh_cfg.max_body) {
+		bh_problem(req, 413, BH_PROBLEM_PAYLOAD_TOO_LARGE, NULL,
+		    "the body is larger than the limit of %zu bytes",
+		    bh_cfg.max_body);
+		return -1;
+	}
+	return 0;
+}
+
+/* ----------------------------------------------------------------- body */
+
+static void
+json_put(void *obj)
+{
+	json_object_put(obj);
+}
+
+static bool
+is_json_type(const char *type)
+{
+	size_t n;
+
+	if (strcmp(type, "application/json") == 0)
+		return true;
+	/* application/problem+json, application/merge-patch+json, ... */
+	n = strlen(type);
+	return n > 5 && strcmp(type + n - 5, "+json") == 0;
+}
+
+/* Why a body is not JSON, and where. */
+struct json_fault {
+	const char *why;
+	size_t at;
+	bool too_deep;
+};
+
+static bool
+json_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static int
+json_hex4(const char *s, size_t len, size_t i, unsigned *out)
+{
+	int k, v;
+
+	if (len - i < 4)
+		return -1;
+	*out = 0;
+	for (k = 0; k < 4; k++) {
+		if ((v = hex_value((unsigned char)s[i + k])) < 0)
+			return -1;
+		*out = *out << 4 | (unsigned)v;
+	}
+	return 0;
+}
+
+/* s[*i] is '"'; moves *i past the closing quote.  The bytes are valid
+ * UTF-8 already. */
+static int
+json_string(const char *s, size_t len, size_t *i, struct json_fault *f)
+{
+	size_t p = *i + 1;
+	unsigned u, lo;
+
+	while (p < len) {
+		unsigned char c = (unsigned char)s[p];
+
+		if (c == '"') {
+			*i = p + 1;
+			return 0;
+		}
+		if (c < 0x20) {
+			f->why = "a control character in a string";
+			f->at = p;
+			return -1;
+		}
+		if (c != '\\') {
+			p++;
+			continue;
+		}
+		if (p + 1 >= len)
+			break;
+		switch (s[p + 1]) {
+		case '"': case '\\': case '/': case 'b': case 'f': case 'n':
+		case 'r': case 't':
+			p += 2;
+			continue;
+		case 'u':
+			break;
+		default:
+			f->why = "a bad escape in a string";
+			f->at = p;
+			return -1;
+		}
+		if (json_hex4(s, len, p + 2, &u) == -1) {
+			f->why = "a bad \\u escape";
+			f->at = p;
+			return -1;
+		}
+		if (u == 0) {
+			/* Would cut C strings short; refused like %00. */
+			f->why = "an escaped NUL (\\u0000)";
+			f->at = p;
+			return -1;
+		}
+		if (u >= 0xdc00 && u <= 0xdfff) {
+			f->why = "an unpaired surrogate escape";
+			f->at = p;
+			return -1;
+		}
+		if (u >= 0xd800 && u <= 0xdbff) {
+			if (len - p < 12 || s[p + 6] != '\\' ||
+			    s[p + 7] != 'u' ||
+			    json_hex4(s, len, p + 8, &lo) == -1 ||
+			    lo < 0xdc00 || lo > 0xdfff) {
+				f->why = "an unpaired surrogate escape";
+				f->at = p;
+				return -1;
+			}
+			p += 12;
+		} else
+			p += 6;
+	}
+	f->why = "an unterminated string";
+	f->at = len;
+	return -1;
+}
+
+static bool
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+/* RFC 8259 number at s[*i]. */
+static int
+json_number(const char *s, size_t len, size_t *i, struct json_fault *f)
+{
+	size_t p = *i;
+
+	if (p < len && s[p] == '-')
+		p++;
+	if (p < len && s[p] == '0')
+		p++;
+	else if (p < len && is_digit(s[p]))
+		while (p < len && is_digit(s[p]))
+			p++;
+	else
+		goto bad;
+	if (p < len && s[p] == '.') {
+		if (++p >= len || !is_digit(s[p]))
+			goto bad;
+		while (p < len && is_digit(s[p]))
+			p++;
+	}
+	if (p < len && (s[p] == 'e' || s[p] == 'E')) {
+		p++;
+		if (p < len && (s[p] == '+' || s[p] == '-'))
+			p++;
+		if (p >= len || !is_digit(s[p]))
+			goto bad;
+		while (p < len && is_digit(s[p]))
+			p++;
+	}
+	*i = p;
+	return 0;
+bad:
+	f->why = "a malformed number";
+	f->at = *i;
+	return -1;
+}
+
+/*
+ * Checks that s[0..len) is exactly one RFC 8259 JSON text nesting at
+ * most max_depth arrays and objects.  json-c alone is not enough even in
+ * strict mode: it takes 'single-quoted' keys, NaN, Infinity, "1." and raw
+ * control characters in strings, and counts nesting differently for
+ * empty and non-empty containers.  One pass, no recursion; stack holds
+ * max_depth bytes.
+ */
+static int
+json_check(const char *s, size_t len, int max_depth, char *stack,
+    struct json_fault *f)
+{
+	enum { VALUE, VALUE_OR_CLOSE, KEY, KEY_OR_CLOSE, COLON, NEXT } state;
+	size_t i = 0;
+	int depth = 0;
+
+	memset(f, 0, sizeof(*f));
+	state = VALUE;
+	for (;;) {
+		while (i < len && json_ws(s[i]))
+			i++;
+		if (i == len) {
+			if (depth == 0 && state == NEXT)
+				return 0;
+			f->why = "unexpected end of data";
+			f->at = i;
+			return -1;
+		}
+		switch (state) {
+		case VALUE_OR_CLOSE:
+			if (s[i] == ']')
+				goto close;
+			/* FALLTHROUGH */
+		case VALUE:
+			switch (s[i]) {
+			case '{':
+			case '[':
+				if (depth >= max_depth) {
+					f->why = "nesting too deep";
+					f->at = i;
+					f->too_deep = true;
+					return -1;
+				}
+				stack[depth++] = s[i];
+				state = s[i] == '{' ? KEY_OR_CLOSE :
+				    VALUE_OR_CLOSE;
+				i++;
+				continue;
+			case '"':
+				if (json_string(s, len, &i, f) == -1)
+					return -1;
+				break;
+			case 't':
+			case 'f':
+			case 'n': {
+				const char *word = s[i] == 't' ? "true" :
+				    s[i] == 'f' ? "false" : "null";
+				size_t n = strlen(word);
+
+				if (len - i < n || memcmp(s + i, word, n) != 0) {
+					f->why = "an unknown literal";
+					f->at = i;
+					return -1;
+				}
+				i += n;
+				break;
+			}
+			default:
+				if (s[i] != '-' && !is_digit(s[i])) {
+					f->why = "an unexpected character";
+					f->at = i;
+					return -1;
+				}
+				if (json_number(s, len, &i, f) == -1)
+					return -1;
+				break;
+			}
+			state = NEXT;
+			continue;
+		case KEY_OR_CLOSE:
+			if (s[i] == '}')
+				goto close;
+			/* FALLTHROUGH */
+		case KEY:
+			if (s[i] != '"') {
+				f->why = "a member name that is not a string";
+				f->at = i;
+				return -1;
+			}
+			if (json_string(s, len, &i, f) == -1)
+				return -1;
+			state = COLON;
+			continue;
+		case COLON:
+			if (s[i] != ':') {
+				f->why = "a missing ':'";
+				f->at = i;
+				return -1;
+			}
+			i++;
+			state = VALUE;
+			continue;
+		case NEXT:
+			if (depth == 0) {
+				f->why = "trailing data after the JSON value";
+				f->at = i;
+				return -1;
+			}
+			if (s[i] == ',') {
+				i++;
+				state = stack[depth - 1] == '{' ? KEY : VALUE;
+				continue;
+			}
+			if ((s[i] == ']' && stack[depth - 1] == '[') ||
+			    (s[i] == '}' && stack[depth - 1] == '{'))
+				goto close;
+			f->why = "an unexpected character";
+			f->at = i;
+			return -1;
+		}
+		continue;
+close:
+		depth--;
+		i++;
+		state = NEXT;
+	}
+}
+
+/* One tokener per process, reused: no malloc for it per request. */
+static json_tokener *
+json_tokener_get(int depth)
+{
+	static json_tokener *tok;
+	static int tok_depth;
+
+	if (tok != NULL && tok_depth != depth) {
+		json_tokener_free(tok);
+		tok = NULL;
+	}
+	if (tok == NULL) {
+		if ((tok = json_tokener_new_ex(depth)) == NULL)
+			return NULL;
+		tok_depth = depth;
+		json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	}
+	json_tokener_reset(tok);
+	return tok;
+}
+
+static int
+parse_json_body(bh_request *req)
+{
+	struct json_fault fault;
+	json_tokener *tok;
+	json_object *obj;
+	enum json_tokener_error err;
+	int max_depth = bh_cfg.json_max_depth;
+
+	/* config.c allows 1..256; stay sane if a caller set it directly. */
+	if (max_depth < 1)
+		max_depth = 1;
+	if (max_depth > BH_JSON_DEPTH_CAP)
+		max_depth = BH_JSON_DEPTH_CAP;
+
+	if (!bh_utf8_valid(req->body, req->body_len)) {
+		bh_problem(req, 400, BH_PROBLEM_MALFORMED_BODY, NULL,
+		    "the JSON body is not valid UTF-8");
+		return -1;
+	}
+	if (req->body_len >= INT_MAX) {
+		bh_problem(req, 413, BH_PROBLEM_PAYLOAD_TOO_LARGE, NULL,
+		    "the JSON body is too large");
+		return -1;
+	}
+	if (json_check(req->body, req->body_len, max_depth,
+	    bh_palloc(req->pool, (size_t)max_depth), &fault) == -1) {
+		if (fault.too_deep)
+			bh_problem(req, 400, BH_PROBLEM_MALFORMED_BODY, NULL,
+			    "the JSON body nests arrays and objects deeper "
+			    "than the limit of %d", max_depth);
+		else
+			bh_problem(req, 400, BH_PROBLEM_MALFORMED_BODY, NULL,
+			    "the body is not valid JSON: %s at byte %zu",
+			    fault.why, fault.at);
+		return -1;
+	}
+	/* json-c counts a scalar inside the deepest container as one more
+	 * level. */
+	if ((tok = json_tokener_get(max_depth + 1)) == NULL) {
+		bh_problem(req, 500, BH_PROBLEM_INTERNAL, NULL,
+		    "could not allocate a JSON parser");
+		return -1;
+	}
+	obj = json_tokener_parse_ex(tok, req->body, (int)req->body_len);
+	err = json_tokener_get_error(tok);
+	if (err == json_tokener_continue) {
+		/* A bare number or literal at the very end needs to see the
+		 * end of input to finish. */
+		obj = json_tokener_parse_ex(tok, "", 1);
+		err = json_tokener_get_error(tok);
+	}
+	if (err != json_tokener_success) {
+		/* json_check let it through: json-c disagrees. */
+		json_object_put(obj);
+		bh_problem(req, 400, BH_PROBLEM_MALFORMED_BODY, NULL,
+		    "the body is not valid JSON: %s",
+		    json_tokener_error_desc(err));
+		return -1;
+	}
+	if (obj != NULL)
+		bh_pool_defer(req->pool, json_put, obj);
+	req->json = obj;
+	return 0;
+}
+
+int
+bh_request_parse_body(bh_request *req)
+{
+	if (req->body == NULL || req->body_len == 0 ||
+	    req->content_type == NULL)
+		return 0;
+	if (is_json_type(req->content_type))
+		return parse_json_body(req);
+	if (strcmp(req->content_type,
+	    "application/x-www-form-urlencoded") == 0) {
+		if (bh_parse_urlencoded(req->pool, req->body, req->body_len,
+		    &req->form) == -1) {
+			req->form.n = 0;
+			bh_problem(req, 400, BH_PROBLEM_MALFORMED_BODY, NULL,
+			    "the form body has a bad percent-escape or a NUL");
+			return -1;
+		}
+		return 0;
+	}
+	/* Other types stay raw: routes declaring body parameters answer
+	 * 415 from validate.c. */
+	return 0;
+}
+
+/* --------------------------------------------------------------- lookup */
+
+static const char *
+kv_get(const bh_kvlist *list, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < list->n; i++)
+		if (strcmp(list->items[i].key, name) == 0)
+			return list->items[i].val;
+	return NULL;
+}
+
+const char *
+bh_header_get(const bh_request *req, const char *name)
+{
+	return kv_get(&req->headers, name);
+}
+
+const char *
+bh_cookie_get(const bh_request *req, const char *name)
+{
+	return kv_get(&req->cookies, name);
+}
+
+const char *
+bh_query_get(const bh_request *req, const char *name)
+{
+	return kv_get(&req->query_params, name);
+}

@@ -1,0 +1,469 @@
+/*
+ * validate.c - declared parameters (as kcgi's kvalid): each bh_param of the
+ * matched route is looked up in its source, checked against its type and
+ * bounds, and stored in req->values.  A handler sees only values that
+ * passed; anything else is a 400 naming the parameter.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* Bounds used when a spec leaves min and max both 0. */
+#define STRING_DEFAULT_MAX 1024
+
+/* How the request's body carries parameters. */
+enum body_kind { BODY_NONE, BODY_JSON, BODY_FORM };
+
+/* One raw occurrence of a parameter: text, or a JSON member. */
+struct raw {
+	const char *text;
+	size_t len;
+	json_object *json; /* set for a JSON member; text is then NULL */
+	bool is_json;
+};
+
+static void
+int_bounds(const bh_param *p, int64_t *min, int64_t *max)
+{
+	if (p->min == 0 && p->max == 0) {
+		*min = INT64_MIN;
+		*max = INT64_MAX;
+	} else {
+		*min = p->min;
+		*max = p->max;
+	}
+}
+
+static void
+string_bounds(const bh_param *p, int64_t *min, int64_t *max)
+{
+	if (p->min == 0 && p->max == 0) {
+		*min = 0;
+		*max = STRING_DEFAULT_MAX;
+	} else {
+		*min = p->min;
+		*max = p->max;
+	}
+}
+
+/*
+ * Strict decimal: an optional '-', then digits only, nothing else, no
+ * overflow.  strtoll would accept spaces, '+' and trailing garbage.
+ */
+static bool
+parse_int64(const char *s, size_t len, int64_t *out)
+{
+	uint64_t limit, acc = 0;
+	bool neg = false;
+	size_t i = 0;
+	unsigned d;
+
+	if (len > 0 && s[0] == '-') {
+		neg = true;
+		i = 1;
+	}
+	if (i == len)
+		return false;
+	/* Magnitude limit: 2^63 for a negative value, 2^63 - 1 otherwise. */
+	limit = neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX;
+	for (; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+		d = (unsigned)(s[i] - '0');
+		if (acc > (limit - d) / 10)
+			return false;
+		acc = acc * 10 + d;
+	}
+	if (neg)
+		*out = acc == (uint64_t)INT64_MAX + 1 ? INT64_MIN :
+		    -(int64_t)acc;
+	else
+		*out = (int64_t)acc;
+	return true;
+}
+
+/* Number of characters in valid UTF-8 s: bytes that do not continue a
+ * sequence. */
+static size_t
+utf8_chars(const char *s, size_t len)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < len; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			n++;
+	return n;
+}
+
+static bool
+has_control_chars(const char *s, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
+			return true;
+	return false;
+}
+
+/* Sets the 400 "<name> <what>" and returns -1. */
+static int
+fail(bh_request *req, const bh_param *p, const char *what)
+{
+	bh_problem(req, 400, BH_PROBLEM_INVALID_PARAMETER, p->name, "%s %s",
+	    p->name, what);
+	return -1;
+}
+
+static int
+fail_int(bh_request *req, const bh_param *p)
+{
+	int64_t min, max;
+
+	int_bounds(p, &min, &max);
+	if (min == INT64_MIN && max == INT64_MAX)
+		bh_problem(req, 400, BH_PROBLEM_INVALID_PARAMETER, p->name,
+		    "%s must be an integer", p->name);
+	else
+		bh_problem(req, 400, BH_PROBLEM_INVALID_PARAMETER, p->name,
+		    "%s must be an integer between %" PRId64 " and %" PRId64,
+		    p->name, min, max);
+	return -1;
+}
+
+static int
+fail_enum(bh_request *req, const bh_param *p)
+{
+	bh_buf list;
+	size_t i;
+
+	bh_buf_init(&list, req->pool);
+	for (i = 0; p->choices != NULL && p->choices[i] != NULL; i++) {
+		if (i > 0)
+			bh_buf_puts(&list, ", ");
+		bh_buf_puts(&list, p->choices[i]);
+	}
+	return fail(req, p, bh_psprintf(req->pool, "must be one of: %s",
+	    list.data));
+}
+
+static int
+check_string(bh_request *req, const bh_param *p, const char *s, size_t len)
+{
+	int64_t min, max;
+	size_t chars;
+
+	if (!bh_utf8_valid(s, len) || has_control_chars(s, len))
+		return fail(req, p,
+		    "must be UTF-8 text without control characters");
+	string_bounds(p, &min, &max);
+	chars = utf8_chars(s, len);
+	if ((int64_t)chars < min || (int64_t)chars > max) {
+		bh_problem(req, 400, BH_PROBLEM_INVALID_PARAMETER, p->name,
+		    "%s must be between %" PRId64 " and %" PRId64
+		    " characters long", p->name, min, max);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+check_int(bh_request *req, const bh_param *p, int64_t v)
+{
+	int64_t min, max;
+
+	int_bounds(p, &min, &max);
+	if (v < min || v > max)
+		return fail_int(req, p);
+	return 0;
+}
+
+static int
+check_enum(bh_request *req, const bh_param *p, const char *s, size_t len,
+    int64_t *index)
+{
+	size_t i;
+
+	for (i = 0; p->choices != NULL && p->choices[i] != NULL; i++)
+		if (strlen(p->choices[i]) == len &&
+		    memcmp(p->choices[i], s, len) == 0) {
+			*index = (int64_t)i;
+			return 0;
+		}
+	return fail_enum(req, p);
+}
+
+/* Validates a value given as text (path, query, form, or a default). */
+static int
+from_text(bh_request *req, const bh_param *p, const char *s, size_t len,
+    bh_value *v)
+{
+	v->s = s;
+	v->len = len;
+	switch (p->type) {
+	case BH_STRING:
+		return check_string(req, p, s, len);
+	case BH_INT:
+		if (!parse_int64(s, len, &v->i))
+			return fail_int(req, p);
+		return check_int(req, p, v->i);
+	case BH_BOOL:
+		if ((len == 4 && memcmp(s, "true", 4) == 0) ||
+		    (len == 1 && s[0] == '1'))
+			v->i = 1;
+		else if ((len == 5 && memcmp(s, "false", 5) == 0) ||
+		    (len == 1 && s[0] == '0'))
+			v->i = 0;
+		else
+			return fail(req, p,
+			    "must be true, false, 1 or 0");
+		return 0;
+	case BH_ENUM:
+		return check_enum(req, p, s, len, &v->i);
+	}
+	return fail(req, p, "has an unknown type");
+}
+
+/*
+ * Validates a JSON member: the JSON type must match (a number is not a
+ * string, "5" is not an integer, 5.0 is not an integer).
+ */
+static int
+from_json(bh_request *req, const bh_param *p, json_object *j, bh_value *v)
+{
+	const char *s;
+
+	switch (p->type) {
+	case BH_STRING:
+	case BH_ENUM:
+		if (!json_object_is_type(j, json_type_string))
+			return fail(req, p, "must be a JSON string");
+		s = json_object_get_string(j);
+		v->s = s;
+		v->len = (size_t)json_object_get_string_len(j);
+		if (p->type == BH_STRING)
+			return check_string(req, p, s, v->len);
+		return check_enum(req, p, s, v->len, &v->i);
+	case BH_INT:
+		if (!json_object_is_type(j, json_type_int))
+			return fail_int(req, p);
+		/*
+		 * json-c keeps integers above INT64_MAX as uint64 (saturated
+		 * at UINT64_MAX) and saturates those below INT64_MIN to
+		 * INT64_MIN without telling: INT64_MIN itself is therefore
+		 * refused, as it may stand for any smaller number.
+		 */
+		v->i = json_object_get_int64(j);
+		if ((v->i == INT64_MAX &&
+		    json_object_get_uint64(j) > (uint64_t)INT64_MAX) ||
+		    v->i == INT64_MIN)
+			return fail_int(req, p);
+		v->s = bh_psprintf(req->pool, "%" PRId64, v->i);
+		v->len = strlen(v->s);
+		return check_int(req, p, v->i);
+	case BH_BOOL:
+		if (!json_object_is_type(j, json_type_boolean))
+			return fail(req, p, "must be true or false");
+		v->i = json_object_get_boolean(j) ? 1 : 0;
+		v->s = v->i ? "true" : "false";
+		v->len = strlen(v->s);
+		return 0;
+	}
+	return fail(req, p, "has an unknown type");
+}
+
+/* Mirrors request.c: application/json and any "+json" type are JSON. */
+static bool
+is_json_type(const char *ct)
+{
+	size_t n;
+
+	if (strcmp(ct, "application/json") == 0)
+		return true;
+	n = strlen(ct);
+	return n > 5 && strcmp(ct + n - 5, "+json") == 0;
+}
+
+static enum body_kind
+body_kind(const bh_request *req)
+{
+	const char *ct = req->content_type;
+
+	if (req->json != NULL || (ct != NULL && is_json_type(ct)))
+		return BODY_JSON;
+	if (req->form.n > 0 || (ct != NULL &&
+	    strcmp(ct, "application/x-www-form-urlencoded") == 0))
+		return BODY_FORM;
+	return BODY_NONE;
+}
+
+/* Checks once that the body can carry the route's body parameters. */
+static int
+check_body(bh_request *req, const bh_param *params)
+{
+	const bh_param *p;
+	bool any = false, required = false;
+
+	for (p = params; p->name != NULL; p++)
+		if (p->src == BH_BODY) {
+			any = true;
+			required = required || p->required;
+		}
+	if (!any)
+		return 0;
+	switch (body_kind(req)) {
+	case BODY_JSON:
+		/* An empty JSON body is no body; "null" parses to NULL. */
+		if ((req->json == NULL && req->body_len > 0) ||
+		    (req->json != NULL &&
+		    !json_object_is_type(req->json, json_type_object))) {
+			bh_problem(req, 400, BH_PROBLEM_BAD_REQUEST, NULL,
+			    "the request body must be a JSON object");
+			return -1;
+		}
+		return 0;
+	case BODY_FORM:
+		return 0;
+	case BODY_NONE:
+		break;
+	}
+	if (req->body_len > 0 || required) {
+		bh_problem(req, 415, BH_PROBLEM_UNSUPPORTED_MEDIA_TYPE, NULL,
+		    "the request body must be application/json or "
+		    "application/x-www-form-urlencoded");
+		return -1;
+	}
+	return 0;
+}
+
+/* Counts the occurrences of name in list; *first gets the first. */
+static size_t
+kv_find(const bh_kvlist *list, const char *name, struct raw *first)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < list->n; i++) {
+		if (strcmp(list->items[i].key, name) != 0)
+			continue;
+		if (n++ == 0) {
+			first->text = list->items[i].val;
+			first->len = list->items[i].len;
+		}
+	}
+	return n;
+}
+
+/* Finds p's raw value; returns how many times it was given (a JSON
+ * member counts once: json-c keeps only the last of repeated keys, and a
+ * member set to null counts as absent). */
+static size_t
+lookup(const bh_request *req, const bh_param *p, struct raw *raw)
+{
+	memset(raw, 0, sizeof(*raw));
+	switch (p->src) {
+	case BH_PATH:
+		return kv_find(&req->path_params, p->name, raw);
+	case BH_QUERY:
+		return kv_find(&req->query_params, p->name, raw);
+	case BH_BODY:
+		if (req->json != NULL) {
+			if (!json_object_is_type(req->json, json_type_object) ||
+			    !json_object_object_get_ex(req->json, p->name,
+			    &raw->json) || raw->json == NULL)
+				return 0;
+			raw->is_json = true;
+			return 1;
+		}
+		return kv_find(&req->form, p->name, raw);
+	}
+	return 0;
+}
+
+int
+bh_validate_params(bh_request *req)
+{
+	const bh_param *params, *p;
+	struct raw raw;
+	bh_value *v;
+	size_t n, count;
+	int rc;
+
+	req->values = NULL;
+	req->nvalues = 0;
+	if (req->route == NULL || (params = req->route->params) == NULL)
+		return 0;
+	for (n = 0; params[n].name != NULL; n++)
+		continue;
+	if (n == 0)
+		return 0;
+	if (check_body(req, params) == -1)
+		return -1;
+	req->values = bh_palloc(req->pool, n * sizeof(*req->values));
+	req->nvalues = n;
+
+	for (p = params, v = req->values; p->name != NULL; p++, v++) {
+		v->spec = p;
+		count = lookup(req, p, &raw);
+		if (count > 1)
+			return fail(req, p, "must be given only once");
+		if (count == 0) {
+			if (p->required)
+				return fail(req, p, "is required");
+			if (p->def == NULL)
+				continue;
+			/* A default that fails its own check is a bug in the
+			 * service, not in the request. */
+			if (from_text(req, p, p->def, strlen(p->def), v) == -1) {
+				bh_log(BH_LOG_ERROR, "default of parameter %s "
+				    "is invalid", p->name);
+				bh_problem(req, 500, BH_PROBLEM_INTERNAL, NULL,
+				    "the server is misconfigured");
+				return -1;
+			}
+			v->present = true;
+			continue;
+		}
+		rc = raw.is_json ? from_json(req, p, raw.json, v) :
+		    from_text(req, p, raw.text, raw.len, v);
+		if (rc == -1)
+			return -1;
+		v->present = true;
+	}
+	return 0;
+}
+
+const bh_value *
+bh_arg(const bh_request *req, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < req->nvalues; i++)
+		if (strcmp(req->values[i].spec->name, name) == 0)
+			return &req->values[i];
+	return NULL;
+}
+
+int64_t
+bh_arg_int(const bh_request *req, const char *name)
+{
+	const bh_value *v = bh_arg(req, name);
+
+	return v != NULL && v->present ? v->i : 0;
+}
+
+const char *
+bh_arg_str(const bh_request *req, const char *name)
+{
+	const bh_value *v = bh_arg(req, name);
+
+	return v != NULL && v->present ? v->s : NULL;
+}
+
+bool
+bh_arg_present(const bh_request *req, const char *name)
+{
+	const bh_value *v = bh_arg(req, name);
+
+	return v != NULL && v->present;
+}

@@ -44,6 +44,9 @@ bh_pg_start() {
 	local dir=$1 bin
 	bin=$(bh_pg_bindir) || return 1
 	if bh_pg_as_owner "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then return 0; fi
+	# the owner (postgres when root) writes the log beside data/
+	[ -e "$dir/postgres.log" ] || : >"$dir/postgres.log"
+	if [ "$(id -u)" = 0 ]; then chown postgres: "$dir/postgres.log"; fi
 	bh_pg_as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start >/dev/null || {
 		tail -20 "$dir/postgres.log" >&2; return 1; }
 }

@@ -1,0 +1,255 @@
+/*
+ * hotels.c - GET /search/hotels (hotels of a city, filtered, sorted,
+ * paged) and GET /search/hotels/{id} (one hotel with its room types).
+ *
+ * Each request is one round trip: a call of search_hotels() or
+ * hotel_detail() (sql/search/001_catalogue.sql), prepared once per
+ * connection by bh_db_query.  The SQL does the matching, filtering,
+ * sorting and counting; this file only shapes the rows into JSON.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+
+#include "search.h"
+
+/* ------------------------------------------------------------- helpers */
+
+static void
+json_put(void *obj)
+{
+	json_object_put(obj);
+}
+
+json_object *
+search_json_object(bh_request *req)
+{
+	json_object *obj = json_object_new_object();
+
+	bh_pool_defer(req->pool, json_put, obj);
+	return obj;
+}
+
+void
+search_add_col(json_object *obj, const char *key, const PGresult *res,
+    int row, int col, enum search_col kind)
+{
+	const char *text;
+	json_object *val;
+
+	if (PQgetisnull(res, row, col)) {
+		json_object_object_add(obj, key, NULL);
+		return;
+	}
+	text = PQgetvalue(res, row, col);
+	switch (kind) {
+	case SEARCH_INT:
+		val = json_object_new_int64(strtoll(text, NULL, 10));
+		break;
+	case SEARCH_NUMBER:
+		/* Keep PostgreSQL's text: json-c would print 9.7 as
+		 * 9.6999999999999993. */
+		val = json_object_new_double_s(strtod(text, NULL), text);
+		break;
+	case SEARCH_TEXT:
+	default:
+		val = json_object_new_string_len(text,
+		    PQgetlength(res, row, col));
+		break;
+	}
+	json_object_object_add(obj, key, val);
+}
+
+const char *
+search_int_text(bh_request *req, const char *name)
+{
+	if (!bh_arg_present(req, name))
+		return NULL;
+	return bh_psprintf(req->pool, "%" PRId64, bh_arg_int(req, name));
+}
+
+void
+search_cacheable(bh_request *req)
+{
+	/* The catalogue changes rarely; a minute of staleness is fine. */
+	bh_add_header(req, "Cache-Control", "public, max-age=60");
+}
+
+/* ------------------------------------------------------ GET /hotels */
+
+static const char *const sort_choices[] = { "price", "rating", "name", NULL };
+
+const bh_param search_hotels_params[] = {
+	{ "city", BH_QUERY, BH_STRING, true, 1, 100, NULL, NULL },
+	{ "guests", BH_QUERY, BH_INT, false, 1, 20, NULL, "1" },
+	{ "stars", BH_QUERY, BH_INT, false, 1, 5, NULL, "1" },
+	{ "max_price", BH_QUERY, BH_INT, false, 1, 10000000, NULL, NULL },
+	{ "sort", BH_QUERY, BH_ENUM, false, 0, 0, sort_choices, "price" },
+	{ "page", BH_QUERY, BH_INT, false, 1, 1000, NULL, "1" },
+	{ "per_page", BH_QUERY, BH_INT, false, 1, 100, NULL, "20" },
+	{ NULL, 0, 0, false, 0, 0, NULL, NULL }
+};
+
+static const char search_hotels_sql[] =
+	"SELECT city_id, city_name, city_country, city_country_code, total,"
+	" id, name, address, stars, rating, currency, lowest_rate, lat, lon"
+	" FROM search_hotels($1, $2, $3, $4, $5, $6, $7)";
+
+/* Columns of search_hotels_sql, in order. */
+enum {
+	SH_CITY_ID, SH_CITY_NAME, SH_CITY_COUNTRY, SH_CITY_COUNTRY_CODE,
+	SH_TOTAL, SH_ID, SH_NAME, SH_ADDRESS, SH_STARS, SH_RATING,
+	SH_CURRENCY, SH_LOWEST_RATE, SH_LAT, SH_LON
+};
+
+/* One hotel of the page; city and country are the matched city's. */
+static json_object *
+hotel_summary(const PGresult *res, int row)
+{
+	json_object *hotel = json_object_new_object();
+
+	search_add_col(hotel, "id", res, row, SH_ID, SEARCH_INT);
+	search_add_col(hotel, "name", res, row, SH_NAME, SEARCH_TEXT);
+	search_add_col(hotel, "city", res, row, SH_CITY_NAME, SEARCH_TEXT);
+	search_add_col(hotel, "country", res, row, SH_CITY_COUNTRY,
+	    SEARCH_TEXT);
+	search_add_col(hotel, "address", res, row, SH_ADDRESS, SEARCH_TEXT);
+	search_add_col(hotel, "stars", res, row, SH_STARS, SEARCH_INT);
+	search_add_col(hotel, "rating", res, row, SH_RATING, SEARCH_NUMBER);
+	search_add_col(hotel, "currency", res, row, SH_CURRENCY, SEARCH_TEXT);
+	search_add_col(hotel, "lowest_rate", res, row, SH_LOWEST_RATE,
+	    SEARCH_INT);
+	search_add_col(hotel, "lat", res, row, SH_LAT, SEARCH_NUMBER);
+	search_add_col(hotel, "lon", res, row, SH_LON, SEARCH_NUMBER);
+	return hotel;
+}
+
+/*
+ * No city close to the query is not an error: 200 with "city": null and
+ * no hotels, as for a city without matching hotels, so a client renders
+ * one "nothing found" page for both.
+ */
+int
+search_hotels(bh_request *req)
+{
+	const char *params[7];
+	json_object *root, *city = NULL, *hotels;
+	PGresult *res;
+	int64_t per_page, total = 0;
+	int row, rows;
+
+	per_page = bh_arg_int(req, "per_page");
+	params[0] = bh_arg_str(req, "city");
+	params[1] = search_int_text(req, "guests");
+	params[2] = search_int_text(req, "stars");
+	params[3] = search_int_text(req, "max_price"); /* NULL: no cap */
+	params[4] = sort_choices[bh_arg_int(req, "sort")];
+	params[5] = search_int_text(req, "page");
+	params[6] = search_int_text(req, "per_page");
+	if ((res = bh_db_query(req, search_hotels_sql, 7, params)) == NULL)
+		return req->status;
+
+	rows = PQntuples(res);
+	root = search_json_object(req);
+	if (rows > 0) {
+		city = json_object_new_object();
+		search_add_col(city, "id", res, 0, SH_CITY_ID, SEARCH_INT);
+		search_add_col(city, "name", res, 0, SH_CITY_NAME, SEARCH_TEXT);
+		search_add_col(city, "country", res, 0, SH_CITY_COUNTRY,
+		    SEARCH_TEXT);
+		search_add_col(city, "country_code", res, 0,
+		    SH_CITY_COUNTRY_CODE, SEARCH_TEXT);
+		total = strtoll(PQgetvalue(res, 0, SH_TOTAL), NULL, 10);
+	}
+	json_object_object_add(root, "city", city);
+	hotels = json_object_new_array_ext(rows);
+	json_object_object_add(root, "hotels", hotels);
+	/* An empty page still has its one row, with no hotel in it. */
+	for (row = 0; row < rows; row++)
+		if (!PQgetisnull(res, row, SH_ID))
+			json_object_array_add(hotels, hotel_summary(res, row));
+	json_object_object_add(root, "page",
+	    json_object_new_int64(bh_arg_int(req, "page")));
+	json_object_object_add(root, "per_page", json_object_new_int64(per_page));
+	json_object_object_add(root, "total", json_object_new_int64(total));
+	json_object_object_add(root, "total_pages",
+	    json_object_new_int64((total + per_page - 1) / per_page));
+	search_cacheable(req);
+	return bh_send_json(req, 200, root);
+}
+
+/* ------------------------------------------------- GET /hotels/{id} */
+
+const bh_param hotel_detail_params[] = {
+	{ "id", BH_PATH, BH_INT, true, 1, 2147483647, NULL, NULL },
+	{ NULL, 0, 0, false, 0, 0, NULL, NULL }
+};
+
+static const char hotel_detail_sql[] =
+	"SELECT id, name, city_id, city, country, country_code, address,"
+	" stars, rating, description, currency, lat, lon, room_type_id,"
+	" room_type, capacity, nightly_rate, rooms"
+	" FROM hotel_detail($1)";
+
+/* Columns of hotel_detail_sql, in order. */
+enum {
+	HD_ID, HD_NAME, HD_CITY_ID, HD_CITY, HD_COUNTRY, HD_COUNTRY_CODE,
+	HD_ADDRESS, HD_STARS, HD_RATING, HD_DESCRIPTION, HD_CURRENCY,
+	HD_LAT, HD_LON, HD_ROOM_TYPE_ID, HD_ROOM_TYPE, HD_CAPACITY,
+	HD_NIGHTLY_RATE, HD_ROOMS
+};
+
+static json_object *
+room_type(const PGresult *res, int row)
+{
+	json_object *rt = json_object_new_object();
+
+	search_add_col(rt, "id", res, row, HD_ROOM_TYPE_ID, SEARCH_INT);
+	search_add_col(rt, "name", res, row, HD_ROOM_TYPE, SEARCH_TEXT);
+	search_add_col(rt, "capacity", res, row, HD_CAPACITY, SEARCH_INT);
+	search_add_col(rt, "nightly_rate", res, row, HD_NIGHTLY_RATE,
+	    SEARCH_INT);
+	search_add_col(rt, "currency", res, row, HD_CURRENCY, SEARCH_TEXT);
+	search_add_col(rt, "rooms", res, row, HD_ROOMS, SEARCH_INT);
+	return rt;
+}
+
+int
+hotel_detail(bh_request *req)
+{
+	const char *params[1];
+	json_object *hotel, *types;
+	PGresult *res;
+	int row, rows;
+
+	params[0] = search_int_text(req, "id");
+	if ((res = bh_db_query(req, hotel_detail_sql, 1, params)) == NULL)
+		return req->status;
+	if ((rows = PQntuples(res)) == 0)
+		return bh_problem(req, 404, BH_PROBLEM_NOT_FOUND, NULL,
+		    "there is no hotel with id %s", params[0]);
+
+	hotel = search_json_object(req);
+	search_add_col(hotel, "id", res, 0, HD_ID, SEARCH_INT);
+	search_add_col(hotel, "name", res, 0, HD_NAME, SEARCH_TEXT);
+	search_add_col(hotel, "city", res, 0, HD_CITY, SEARCH_TEXT);
+	search_add_col(hotel, "city_id", res, 0, HD_CITY_ID, SEARCH_INT);
+	search_add_col(hotel, "country", res, 0, HD_COUNTRY, SEARCH_TEXT);
+	search_add_col(hotel, "country_code", res, 0, HD_COUNTRY_CODE,
+	    SEARCH_TEXT);
+	search_add_col(hotel, "address", res, 0, HD_ADDRESS, SEARCH_TEXT);
+	search_add_col(hotel, "stars", res, 0, HD_STARS, SEARCH_INT);
+	search_add_col(hotel, "rating", res, 0, HD_RATING, SEARCH_NUMBER);
+	search_add_col(hotel, "description", res, 0, HD_DESCRIPTION,
+	    SEARCH_TEXT);
+	search_add_col(hotel, "currency", res, 0, HD_CURRENCY, SEARCH_TEXT);
+	search_add_col(hotel, "lat", res, 0, HD_LAT, SEARCH_NUMBER);
+	search_add_col(hotel, "lon", res, 0, HD_LON, SEARCH_NUMBER);
+	types = json_object_new_array_ext(rows);
+	json_object_object_add(hotel, "room_types", types);
+	/* A hotel without room types comes as one row with NULLs there. */
+	for (row = 0; row < rows; row++)
+		if (!PQgetisnull(res, row, HD_ROOM_TYPE_ID))
+			json_object_array_add(types, room_type(res, row));
+	search_cacheable(req);
+	return bh_send_json(req, 200, hotel);
+}

@@ -1,0 +1,3 @@
+#!/bin/bash
+echo "ok - mock case against $1"
+echo "1 passed, 0 failed"
