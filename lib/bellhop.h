@@ -204,9 +204,11 @@ char *bh_url_decode(bh_pool *pool, const char *src, size_t len,
 /* Parses "a=1&b=2" into list (items and strings owned by pool): keys and
  * values decoded with '+' as space, repeats and empty values kept in
  * order ("a=&a=1&b" gives a="", a="1", b=""), empty pairs skipped.
- * Returns 0, or -1 on a bad escape or a NUL (UTF-8 is not checked). */
+ * Returns 0, or -1 on a bad escape or a NUL (UTF-8 is not checked); then
+ * *bad_key (when bad_key != NULL) gets the decoded name of the pair at
+ * fault, or NULL if the name itself is bad, so errors can name it. */
 int bh_parse_urlencoded(bh_pool *pool, const char *s, size_t len,
-			bh_kvlist *list);
+			bh_kvlist *list, const char **bad_key);
 /* True if s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
 bool bh_utf8_valid(const char *s, size_t len);
 

@@ -77,7 +77,7 @@ bh_url_decode(bh_pool *pool, const char *src, size_t len,
 
 int
 bh_parse_urlencoded(bh_pool *pool, const char *s, size_t len,
-    bh_kvlist *list)
+    bh_kvlist *list, const char **bad_key)
 {
 	const char *p, *end = s + len, *amp, *eq;
 	size_t max = 1, keylen;
@@ -85,6 +85,8 @@ bh_parse_urlencoded(bh_pool *pool, const char *s, size_t len,
 
 	list->items = NULL;
 	list->n = 0;
+	if (bad_key != NULL)
+		*bad_key = NULL;
 	if (len == 0)
 		return 0;
 	/* One allocation sized by the separators. */
@@ -106,8 +108,11 @@ bh_parse_urlencoded(bh_pool *pool, const char *s, size_t len,
 			kv->val = "";
 			kv->len = 0;
 		} else if ((kv->val = bh_url_decode(pool, eq + 1,
-		    (size_t)(amp - eq - 1), true, &kv->len)) == NULL)
+		    (size_t)(amp - eq - 1), true, &kv->len)) == NULL) {
+			if (bad_key != NULL)
+				*bad_key = kv->key;
 			return -1;
+		}
 		list->n++;
 		if (amp == end)
 			break;
@@ -530,6 +535,7 @@ int
 bh_request_from_env(bh_request *req, char *const *envp)
 {
 	struct env e;
+	const char *bad_key;
 
 	env_scan(&e, envp);
 
@@ -553,11 +559,17 @@ bh_request_from_env(bh_request *req, char *const *envp)
 	if (parse_path(req, &e) == -1)
 		return -1;
 	if (bh_parse_urlencoded(req->pool, req->query, strlen(req->query),
-	    &req->query_params) == -1) {
+	    &req->query_params, &bad_key) == -1) {
 		req->query_params.n = 0;
-		bh_problem(req, 400, BH_PROBLEM_BAD_REQUEST, "query",
-		    "the query string has a bad percent-escape or an "
-		    "encoded NUL");
+		/* Name the parameter when its name is readable. */
+		if (bad_key != NULL && bh_utf8_valid(bad_key, strlen(bad_key)))
+			bh_problem(req, 400, BH_PROBLEM_INVALID_PARAMETER,
+			    bad_key, "%s has a bad percent-escape or an "
+			    "encoded NUL", bad_key);
+		else
+			bh_problem(req, 400, BH_PROBLEM_BAD_REQUEST, "query",
+			    "the query string has a bad percent-escape or "
+			    "an encoded NUL");
 		return -1;
 	}
 	if (parse_content_length(e.content_length,
@@ -967,7 +979,7 @@ bh_request_parse_body(bh_request *req)
 	if (strcmp(req->content_type,
 	    "application/x-www-form-urlencoded") == 0) {
 		if (bh_parse_urlencoded(req->pool, req->body, req->body_len,
-		    &req->form) == -1) {
+		    &req->form, NULL) == -1) {
 			req->form.n = 0;
 			bh_problem(req, 400, BH_PROBLEM_MALFORMED_BODY, NULL,
 			    "the form body has a bad percent-escape or a NUL");

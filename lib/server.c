@@ -44,6 +44,10 @@
 
 #define EXIT_USAGE 2
 
+#ifndef BH_DEFAULT_SQL_DIR
+#define BH_DEFAULT_SQL_DIR "/usr/local/share/bellhop/sql"
+#endif
+
 /* ------------------------------------------------------ command line */
 
 struct flag {

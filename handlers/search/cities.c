@@ -37,7 +37,7 @@ search_cities(bh_request *req)
 	rows = PQntuples(res);
 	root = search_json_object(req);
 	cities = json_object_new_array_ext(rows);
-	json_object_object_add(root, "cities", cities);
+	search_add(root, "cities", cities);
 	for (row = 0; row < rows; row++) {
 		city = json_object_new_object();
 		json_object_array_add(cities, city);

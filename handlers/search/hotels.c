@@ -2,13 +2,16 @@
  * hotels.c - GET /search/hotels (hotels of a city, filtered, sorted,
  * paged) and GET /search/hotels/{id} (one hotel with its room types).
  *
- * Each request is one round trip: a call of search_hotels() or
- * hotel_detail() (sql/search/001_catalogue.sql), prepared once per
- * connection by bh_db_query.  The SQL does the matching, filtering,
- * sorting and counting; this file only shapes the rows into JSON.
+ * Each request is one round trip: a call of search_hotels(),
+ * hotels_in_city() or hotel_detail() (sql/search/001_catalogue.sql),
+ * prepared once per connection by bh_db_query.  The SQL does the
+ * matching, filtering, sorting and counting; this file shapes the rows
+ * into JSON.
  */
 #include <inttypes.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "search.h"
 
@@ -37,7 +40,7 @@ search_add_col(json_object *obj, const char *key, const PGresult *res,
 	json_object *val;
 
 	if (PQgetisnull(res, row, col)) {
-		json_object_object_add(obj, key, NULL);
+		search_add(obj, key, NULL);
 		return;
 	}
 	text = PQgetvalue(res, row, col);
@@ -56,7 +59,16 @@ search_add_col(json_object *obj, const char *key, const PGresult *res,
 		    PQgetlength(res, row, col));
 		break;
 	}
-	json_object_object_add(obj, key, val);
+	search_add(obj, key, val);
+}
+
+void
+search_add(json_object *obj, const char *key, json_object *val)
+{
+	/* Each key is a string literal, added once: json-c need neither
+	 * copy it nor look for an earlier value. */
+	json_object_object_add_ex(obj, key, val,
+	    JSON_C_OBJECT_ADD_KEY_IS_NEW | JSON_C_OBJECT_KEY_IS_CONSTANT);
 }
 
 const char *
@@ -89,17 +101,107 @@ const bh_param search_hotels_params[] = {
 	{ NULL, 0, 0, false, 0, 0, NULL, NULL }
 };
 
-static const char search_hotels_sql[] =
-	"SELECT city_id, city_name, city_country, city_country_code, total,"
+/* Both statements return the same columns, in this order. */
+#define SEARCH_HOTELS_COLUMNS \
+	"SELECT city_id, city_name, city_country, city_country_code, total," \
 	" id, name, address, stars, rating, currency, lowest_rate, lat, lon"
+/* $1 is the city as the client wrote it... */
+static const char search_hotels_sql[] = SEARCH_HOTELS_COLUMNS
 	" FROM search_hotels($1, $2, $3, $4, $5, $6, $7)";
+/* ...or the id of the city it was found to mean. */
+static const char hotels_in_city_sql[] = SEARCH_HOTELS_COLUMNS
+	" FROM hotels_in_city($1, $2, $3, $4, $5, $6, $7)";
 
-/* Columns of search_hotels_sql, in order. */
 enum {
 	SH_CITY_ID, SH_CITY_NAME, SH_CITY_COUNTRY, SH_CITY_COUNTRY_CODE,
 	SH_TOTAL, SH_ID, SH_NAME, SH_ADDRESS, SH_STARS, SH_RATING,
 	SH_CURRENCY, SH_LOWEST_RATE, SH_LAT, SH_LON
 };
+
+/*
+ * Which city a query text meant, remembered by each worker.  Finding the
+ * city behind a typo is a trigram search costing more database time than
+ * the rest of the request, and clients repeat the same few queries, so a
+ * worker keeps up to CITY_MEMO_SIZE answers (direct-mapped by hash, a
+ * newer one replacing an older) for CITY_MEMO_TTL and then only asks
+ * hotels_in_city().  A city deleted meanwhile is noticed (no row) and
+ * looked up again; a closer city added meanwhile wins within the TTL, as
+ * the Cache-Control of the answers already allows.
+ */
+#define CITY_MEMO_SIZE 512
+#define CITY_MEMO_TTL (60 * UINT64_C(1000000)) /* microseconds */
+
+struct city_memo {
+	char *query;      /* malloc'ed copy, NULL for an empty slot */
+	size_t len;
+	int64_t city_id;  /* 0: no city is close to this query */
+	uint64_t expires; /* CLOCK_MONOTONIC microseconds */
+};
+
+static struct city_memo city_memo[CITY_MEMO_SIZE];
+
+static uint64_t
+monotonic_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* The slot of query: FNV-1a over its bytes. */
+static struct city_memo *
+city_memo_slot(const char *query, size_t len)
+{
+	uint64_t h = UINT64_C(14695981039346656037);
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		h ^= (unsigned char)query[i];
+		h *= UINT64_C(1099511628211);
+	}
+	return &city_memo[h % CITY_MEMO_SIZE];
+}
+
+/* The live memo of query, or NULL. */
+static const struct city_memo *
+city_memo_find(const char *query, size_t len)
+{
+	const struct city_memo *m = city_memo_slot(query, len);
+
+	if (m->query == NULL || m->len != len ||
+	    memcmp(m->query, query, len) != 0 ||
+	    m->expires <= monotonic_us())
+		return NULL;
+	return m;
+}
+
+static void
+city_memo_forget(const char *query, size_t len)
+{
+	struct city_memo *m = city_memo_slot(query, len);
+
+	free(m->query);
+	memset(m, 0, sizeof(*m));
+}
+
+static void
+city_memo_store(const char *query, size_t len, int64_t city_id)
+{
+	struct city_memo *m = city_memo_slot(query, len);
+	char *copy;
+
+	/* A memo is only an optimisation: without memory, do without. */
+	if ((copy = malloc(len + 1)) == NULL)
+		return;
+	memcpy(copy, query, len);
+	copy[len] = '\0';
+	free(m->query);
+	m->query = copy;
+	m->len = len;
+	m->city_id = city_id;
+	m->expires = monotonic_us() + CITY_MEMO_TTL;
+}
 
 /* One hotel of the page; city and country are the matched city's. */
 static json_object *
@@ -124,31 +226,54 @@ hotel_summary(const PGresult *res, int row)
 }
 
 /*
+ * One round trip: hotels_in_city() when this worker already knows which
+ * city the query means, else search_hotels(), which finds it first.
+ *
  * No city close to the query is not an error: 200 with "city": null and
- * no hotels, as for a city without matching hotels, so a client renders
- * one "nothing found" page for both.
+ * no hotels, as for a city without matching hotels, so that a client
+ * renders one "nothing found" page for both.
  */
 int
 search_hotels(bh_request *req)
 {
+	const bh_value *city_arg = bh_arg(req, "city");
+	const struct city_memo *memo;
 	const char *params[7];
 	json_object *root, *city = NULL, *hotels;
-	PGresult *res;
+	PGresult *res = NULL;
 	int64_t per_page, total = 0;
-	int row, rows;
+	int row, rows = 0;
 
 	per_page = bh_arg_int(req, "per_page");
-	params[0] = bh_arg_str(req, "city");
 	params[1] = search_int_text(req, "guests");
 	params[2] = search_int_text(req, "stars");
 	params[3] = search_int_text(req, "max_price"); /* NULL: no cap */
 	params[4] = sort_choices[bh_arg_int(req, "sort")];
 	params[5] = search_int_text(req, "page");
 	params[6] = search_int_text(req, "per_page");
-	if ((res = bh_db_query(req, search_hotels_sql, 7, params)) == NULL)
-		return req->status;
 
-	rows = PQntuples(res);
+	memo = city_memo_find(city_arg->s, city_arg->len);
+	if (memo != NULL && memo->city_id > 0) {
+		params[0] = bh_psprintf(req->pool, "%" PRId64, memo->city_id);
+		res = bh_db_query(req, hotels_in_city_sql, 7, params);
+		if (res == NULL)
+			return req->status;
+		if ((rows = PQntuples(res)) == 0) {
+			/* The city is gone: find what the query means now. */
+			city_memo_forget(city_arg->s, city_arg->len);
+			memo = NULL;
+		}
+	}
+	if (memo == NULL) {
+		params[0] = city_arg->s;
+		res = bh_db_query(req, search_hotels_sql, 7, params);
+		if (res == NULL)
+			return req->status;
+		rows = PQntuples(res);
+		city_memo_store(city_arg->s, city_arg->len, rows == 0 ? 0 :
+		    strtoll(PQgetvalue(res, 0, SH_CITY_ID), NULL, 10));
+	}
+
 	root = search_json_object(req);
 	if (rows > 0) {
 		city = json_object_new_object();
@@ -160,18 +285,18 @@ search_hotels(bh_request *req)
 		    SH_CITY_COUNTRY_CODE, SEARCH_TEXT);
 		total = strtoll(PQgetvalue(res, 0, SH_TOTAL), NULL, 10);
 	}
-	json_object_object_add(root, "city", city);
+	search_add(root, "city", city);
 	hotels = json_object_new_array_ext(rows);
-	json_object_object_add(root, "hotels", hotels);
+	search_add(root, "hotels", hotels);
 	/* An empty page still has its one row, with no hotel in it. */
 	for (row = 0; row < rows; row++)
 		if (!PQgetisnull(res, row, SH_ID))
 			json_object_array_add(hotels, hotel_summary(res, row));
-	json_object_object_add(root, "page",
+	search_add(root, "page",
 	    json_object_new_int64(bh_arg_int(req, "page")));
-	json_object_object_add(root, "per_page", json_object_new_int64(per_page));
-	json_object_object_add(root, "total", json_object_new_int64(total));
-	json_object_object_add(root, "total_pages",
+	search_add(root, "per_page", json_object_new_int64(per_page));
+	search_add(root, "total", json_object_new_int64(total));
+	search_add(root, "total_pages",
 	    json_object_new_int64((total + per_page - 1) / per_page));
 	search_cacheable(req);
 	return bh_send_json(req, 200, root);
@@ -245,7 +370,7 @@ hotel_detail(bh_request *req)
 	search_add_col(hotel, "lat", res, 0, HD_LAT, SEARCH_NUMBER);
 	search_add_col(hotel, "lon", res, 0, HD_LON, SEARCH_NUMBER);
 	types = json_object_new_array_ext(rows);
-	json_object_object_add(hotel, "room_types", types);
+	search_add(hotel, "room_types", types);
 	/* A hotel without room types comes as one row with NULLs there. */
 	for (row = 0; row < rows; row++)
 		if (!PQgetisnull(res, row, HD_ROOM_TYPE_ID))

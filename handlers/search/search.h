@@ -30,7 +30,10 @@ enum search_col {
 	                * printed it (shortest exact form, "9.5", "-9.1393") */
 };
 
-/* Adds key: the value at (row, col) of res to obj. */
+/* Adds key (a string literal, not yet in obj): val to obj, which takes
+ * over val's reference; val NULL is JSON null. */
+void search_add(json_object *obj, const char *key, json_object *val);
+/* Adds key (a string literal, not yet in obj): the value at (row, col) of res to obj. */
 void search_add_col(json_object *obj, const char *key, const PGresult *res,
 		    int row, int col, enum search_col kind);
 /* Returns a new JSON object that the request's pool releases. */

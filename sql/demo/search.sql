@@ -6,6 +6,8 @@
 --   psql -X -v ON_ERROR_STOP=1 "$(bh_pg_conninfo DIR bellhop_search)" -f sql/demo/search.sql
 -- It replaces the whole catalogue in one transaction, so loading it twice
 -- is safe, and setseed() makes every load produce the same rows and ids.
+-- It ends with a VACUUM, outside that transaction: do not load it with
+-- psql --single-transaction.
 
 \set ON_ERROR_STOP on
 BEGIN;

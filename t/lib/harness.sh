@@ -23,8 +23,8 @@
 # with no var dir, no port, no stack teardown.
 #
 # Every request is bounded (curl -m), every wait has a limit: no test can
-# hang.  Set BH_KEEP_VAR=1 to keep the directory after a passing run (it is
-# always kept after a failing one).
+# hang.  Set BH_KEEP_VAR=1 to keep the directory after a passing run (a
+# full run keeps it after a failing one; a light run never keeps it).
 
 BH_PASSED=0
 BH_FAILED=0
@@ -58,7 +58,7 @@ fail() {
 	BH_FAILED=$((BH_FAILED + 1))
 	printf 'not ok - %s\n' "$name"
 	if [ $# -gt 0 ]; then
-		printf '%s\n' "$@" | sed -e 's/^/#   /' | head -n 40
+		printf '%s\n' "$@" | cut -c1-500 | sed -e 's/^/#   /' | head -n 40
 	fi
 }
 
@@ -121,12 +121,14 @@ http() {
 	RESP_DESC="$method $url"
 	: >"$RESP_BODY_FILE"
 	: >"$RESP_HEADERS_FILE"
-	local methodargs=(-X "$method")
-	# -X HEAD would make curl wait for a body that never comes
-	[ "$method" = HEAD ] && methodargs=(--head)
+	local methodargs=(-X "$method") body=$RESP_BODY_FILE
+	# -X HEAD would make curl wait for a body that never comes; --head
+	# writes the headers to -o: keep them out of the body file (curl reads
+	# no body after a HEAD: see head_has_no_body for what is on the wire)
+	[ "$method" = HEAD ] && methodargs=(--head) body=/dev/null
 	[ "$method" = GET ] && methodargs=()
 	out=$(curl -sS -m "$BH_CURL_TIMEOUT" "${methodargs[@]}" \
-		-o "$RESP_BODY_FILE" -D "$RESP_HEADERS_FILE" \
+		-o "$body" -D "$RESP_HEADERS_FILE" \
 		-w '%{http_code} %{time_total}' "$@" "$url" 2>"$RESP_ERR_FILE")
 	RESP_CURL_RC=$?
 	RESP_STATUS=${out%% *}
@@ -168,7 +170,9 @@ resp_header_count() {
 
 # The last response, summarised for a failure message.
 resp_summary() {
-	printf '%s -> status %s in %ss (curl exit %s)\n' "$RESP_DESC" \
+	local desc=$RESP_DESC
+	[ ${#desc} -gt 300 ] && desc="${desc:0:300}... (${#RESP_DESC} characters)"
+	printf '%s -> status %s in %ss (curl exit %s)\n' "$desc" \
 		"$RESP_STATUS" "$RESP_TIME" "$RESP_CURL_RC"
 	[ -s "$RESP_ERR_FILE" ] && sed -e 's/^/curl: /' "$RESP_ERR_FILE" | head -n 3
 	tr -d '\r' <"$RESP_HEADERS_FILE" | head -n 20
@@ -426,6 +430,8 @@ stack_up() {
 	local front=$1 out rc try
 	shift
 	BH_FRONT=$front
+	# a restart rotates the logs (one generation kept): look at them now
+	[ -n "$BH_STACK_STARTED" ] && bh_sanitizer_reports >>"$BH_SCRATCH/sanitizer-earlier.txt"
 	BH_STACK_STARTED=1
 	for try in 1 2; do
 		out=$BH_SCRATCH/stack-up.log
@@ -445,10 +451,10 @@ stack_up() {
 		break
 	done
 	if [ $rc -eq 0 ]; then
-		pass "stack up --front $front $*"
+		pass "stack up --front $front${*:+ $*}"
 		return 0
 	fi
-	fail "stack up --front $front $* (exit $rc)" "$(tail -n 30 "$out")"
+	fail "stack up --front $front${*:+ $*} (exit $rc)" "$(tail -n 30 "$out")"
 	return 1
 }
 
@@ -503,7 +509,7 @@ bh_teardown() {
 		fail "stack down (exit $rc)" "$(tail -n 20 "$BH_SCRATCH/stack-down.log")"
 	fi
 
-	reports=$(bh_sanitizer_reports)
+	reports=$(cat "$BH_SCRATCH/sanitizer-earlier.txt" 2>/dev/null; bh_sanitizer_reports)
 	if [ -z "$reports" ]; then
 		pass "no sanitizer reports in the logs"
 	else
@@ -533,7 +539,9 @@ bh_no_leftovers() {
 }
 
 bh_cleanup_dir() {
-	if [ "$BH_FAILED" -eq 0 ] && [ -z "${BH_KEEP_VAR:-}" ]; then
+	# a light run's scratch files say nothing its output did not
+	if [ "$BH_HARNESS_MODE" != full ] ||
+		{ [ "$BH_FAILED" -eq 0 ] && [ -z "${BH_KEEP_VAR:-}" ]; }; then
 		rm -rf "$BH_TOP"
 	else
 		note "kept $BH_TOP for inspection (rm -rf it when done)"

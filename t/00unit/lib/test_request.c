@@ -184,7 +184,7 @@ test_parse_urlencoded(void)
 
 	req_reset();
 	s = "a=&a=1&b";
-	CU_ASSERT_EQUAL_FATAL(bh_parse_urlencoded(pool, s, strlen(s), &l), 0);
+	CU_ASSERT_EQUAL_FATAL(bh_parse_urlencoded(pool, s, strlen(s), &l, NULL), 0);
 	CU_ASSERT_EQUAL_FATAL(l.n, 3);
 	CU_ASSERT_STRING_EQUAL(l.items[0].key, "a");
 	CU_ASSERT_STRING_EQUAL(l.items[0].val, "");
@@ -196,13 +196,13 @@ test_parse_urlencoded(void)
 	CU_ASSERT_STRING_EQUAL(l.items[2].val, "");
 
 	s = "&&x=1&&y=a+b%2Bc&";
-	CU_ASSERT_EQUAL_FATAL(bh_parse_urlencoded(pool, s, strlen(s), &l), 0);
+	CU_ASSERT_EQUAL_FATAL(bh_parse_urlencoded(pool, s, strlen(s), &l, NULL), 0);
 	CU_ASSERT_EQUAL_FATAL(l.n, 2);
 	CU_ASSERT_STRING_EQUAL(l.items[0].key, "x");
 	CU_ASSERT_STRING_EQUAL(l.items[1].val, "a b+c");
 
 	s = "a=b=c&=v&k%20ey=%C3%A9";
-	CU_ASSERT_EQUAL_FATAL(bh_parse_urlencoded(pool, s, strlen(s), &l), 0);
+	CU_ASSERT_EQUAL_FATAL(bh_parse_urlencoded(pool, s, strlen(s), &l, NULL), 0);
 	CU_ASSERT_EQUAL_FATAL(l.n, 3);
 	CU_ASSERT_STRING_EQUAL(l.items[0].val, "b=c");
 	CU_ASSERT_STRING_EQUAL(l.items[1].key, "");
@@ -211,12 +211,25 @@ test_parse_urlencoded(void)
 	CU_ASSERT_STRING_EQUAL(l.items[2].val, "\xc3\xa9");
 	CU_ASSERT_EQUAL(l.items[2].len, 2);
 
-	CU_ASSERT_EQUAL(bh_parse_urlencoded(pool, "", 0, &l), 0);
+	CU_ASSERT_EQUAL(bh_parse_urlencoded(pool, "", 0, &l, NULL), 0);
 	CU_ASSERT_EQUAL(l.n, 0);
-	CU_ASSERT_EQUAL(bh_parse_urlencoded(pool, "a=%ZZ", 5, &l), -1);
-	CU_ASSERT_EQUAL(bh_parse_urlencoded(pool, "%G=1", 4, &l), -1);
-	CU_ASSERT_EQUAL(bh_parse_urlencoded(pool, "a=%00", 5, &l), -1);
-	CU_ASSERT_EQUAL(bh_parse_urlencoded(pool, "a=1&b=%4", 8, &l), -1);
+	CU_ASSERT_EQUAL(bh_parse_urlencoded(pool, "a=%ZZ", 5, &l, NULL), -1);
+	CU_ASSERT_EQUAL(bh_parse_urlencoded(pool, "%G=1", 4, &l, NULL), -1);
+	CU_ASSERT_EQUAL(bh_parse_urlencoded(pool, "a=%00", 5, &l, NULL), -1);
+	CU_ASSERT_EQUAL(bh_parse_urlencoded(pool, "a=1&b=%4", 8, &l, NULL), -1);
+
+	/* The pair at fault is named so the 400 can say which parameter. */
+	{
+		const char *bad = "x";
+
+		CU_ASSERT_EQUAL(bh_parse_urlencoded(pool, "a=1&city=lis%00bon",
+		    18, &l, &bad), -1);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(bad);
+		CU_ASSERT_STRING_EQUAL(bad, "city");
+		CU_ASSERT_EQUAL(bh_parse_urlencoded(pool, "%G=1", 4, &l, &bad),
+		    -1);
+		CU_ASSERT_PTR_NULL(bad);
+	}
 }
 
 static void
@@ -406,16 +419,17 @@ test_query(void)
 	CU_ASSERT_STRING_EQUAL(bh_query_get(&req, "a"), "");
 	CU_ASSERT_STRING_EQUAL(bh_query_get(&req, "flag"), "");
 
-	/* Bad escapes and %00 are refused naming "query". */
+	/* Bad escapes and %00 in a value are refused naming the parameter. */
 	CU_ASSERT_EQUAL(from_env("REQUEST_URI=/search/h",
 	    "QUERY_STRING=city=%G1", NULL), -1);
-	check_problem(400, "bad-request", "query");
+	check_problem(400, "invalid-parameter", "city");
 	CU_ASSERT_EQUAL(from_env("REQUEST_URI=/search/h",
 	    "QUERY_STRING=city=ab%4", NULL), -1);
-	check_problem(400, "bad-request", "query");
+	check_problem(400, "invalid-parameter", "city");
 	CU_ASSERT_EQUAL(from_env("REQUEST_URI=/search/h",
 	    "QUERY_STRING=city=a%00b", NULL), -1);
-	check_problem(400, "bad-request", "query");
+	check_problem(400, "invalid-parameter", "city");
+	/* A bad name leaves only "query" to name. */
 	CU_ASSERT_EQUAL(from_env("REQUEST_URI=/search/h",
 	    "QUERY_STRING=%zz=1", NULL), -1);
 	check_problem(400, "bad-request", "query");

@@ -139,7 +139,7 @@ set_query(bh_request *req, const char *query)
 {
 	req->query = query;
 	CU_ASSERT_EQUAL_FATAL(bh_parse_urlencoded(req->pool, query,
-	    strlen(query), &req->query_params), 0);
+	    strlen(query), &req->query_params, NULL), 0);
 }
 
 /* Sets a raw body and its media type. */
@@ -675,7 +675,7 @@ validate_form(bh_request **reqp, const bh_param *params, const char *text)
 
 	set_body(req, "application/x-www-form-urlencoded", text);
 	CU_ASSERT_EQUAL_FATAL(bh_parse_urlencoded(req->pool, text,
-	    strlen(text), &req->form), 0);
+	    strlen(text), &req->form, NULL), 0);
 	vroute.params = params;
 	req->route = &vroute;
 	*reqp = req;
