@@ -62,25 +62,6 @@ static char last_sqlstate[6];
 /* Why the last statement failed, one line, safe to log. */
 static char last_error[512];
 
-/* Copies msg into buf as one line: newlines and tabs become spaces,
- * trailing blanks go. */
-static void
-one_line(char *buf, size_t size, const char *msg)
-{
-	size_t i, n = 0;
-
-	for (i = 0; msg != NULL && msg[i] != '\0' && n + 1 < size; i++) {
-		if (msg[i] == '\n' || msg[i] == '\r' || msg[i] == '\t') {
-			if (n > 0 && buf[n - 1] != ' ')
-				buf[n++] = ' ';
-		} else
-			buf[n++] = msg[i];
-	}
-	while (n > 0 && buf[n - 1] == ' ')
-		n--;
-	buf[n] = '\0';
-}
-
 /* The start of sql on one line, for logs (our SQL text is no secret;
  * parameter values never are logged). */
 static void
@@ -88,7 +69,7 @@ sql_excerpt(char *buf, size_t size, const char *sql)
 {
 	char line[81];
 
-	one_line(line, sizeof(line), sql);
+	bh_log_one_line(line, sizeof(line), sql);
 	snprintf(buf, size, "%s%s", line, strlen(sql) >= sizeof(line) - 1 ?
 	    "..." : "");
 }
@@ -109,7 +90,7 @@ notice_to_log(void *arg, const PGresult *res)
 	    strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0 ||
 	    strcmp(severity, "ERROR") == 0))
 		level = BH_LOG_WARN;
-	one_line(line, sizeof(line), msg);
+	bh_log_one_line(line, sizeof(line), msg);
 	bh_log(level, "postgres %s: %s", severity ? severity : "NOTICE", line);
 }
 
@@ -157,7 +138,7 @@ bh_db_open(const char *url, const char *application_name, char *err,
 	}
 	if (PQstatus(c) != CONNECTION_OK) {
 		/* host, port, user and the server's reason; never the password */
-		one_line(err, errsize, PQerrorMessage(c));
+		bh_log_one_line(err, errsize, PQerrorMessage(c));
 		PQfinish(c);
 		return NULL;
 	}
@@ -208,7 +189,7 @@ db_connect(void)
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		snprintf(last_error, sizeof(last_error), "setting "
 		    "statement_timeout: ");
-		one_line(last_error + strlen(last_error), sizeof(last_error) -
+		bh_log_one_line(last_error + strlen(last_error), sizeof(last_error) -
 		    strlen(last_error), PQerrorMessage(conn));
 		db_disconnect();
 		goto out;
@@ -352,7 +333,7 @@ classify(const PGresult *res)
 	 * quote the parameter's value, which must not reach the log */
 	if (strncmp(last_sqlstate, "22", 2) == 0)
 		msg = "(message withheld: it may quote a parameter value)";
-	one_line(last_error, sizeof(last_error), msg);
+	bh_log_one_line(last_error, sizeof(last_error), msg);
 
 	if (PQstatus(conn) != CONNECTION_OK ||
 	    strncmp(last_sqlstate, "08", 2) == 0 ||

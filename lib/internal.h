@@ -48,6 +48,10 @@ int bh_validate_params(bh_request *req);
  * initialised. */
 void bh_response_serialize(bh_request *req, bh_buf *out);
 
+/* log.c: copies msg (may be NULL) into buf as one line for a log
+ * message: newlines and tabs become spaces, trailing blanks go. */
+void bh_log_one_line(char *buf, size_t size, const char *msg);
+
 /* log.c: the access line for a finished request. */
 void bh_log_access(const bh_request *req, size_t bytes_out);
 

@@ -248,3 +248,22 @@ bh_log_access(const bh_request *req, size_t bytes_out)
 		line_str(&l, ",\"truncated\":true");
 	line_write(&l);
 }
+
+/* Copies msg into buf as one line: newlines and tabs become spaces,
+ * trailing blanks go. */
+void
+bh_log_one_line(char *buf, size_t size, const char *msg)
+{
+	size_t i, n = 0;
+
+	for (i = 0; msg != NULL && msg[i] != '\0' && n + 1 < size; i++) {
+		if (msg[i] == '\n' || msg[i] == '\r' || msg[i] == '\t') {
+			if (n > 0 && buf[n - 1] != ' ')
+				buf[n++] = ' ';
+		} else
+			buf[n++] = msg[i];
+	}
+	while (n > 0 && buf[n - 1] == ' ')
+		n--;
+	buf[n] = '\0';
+}

@@ -225,24 +225,6 @@ fail:
 	return NULL;
 }
 
-/* Error text as one line. */
-static void
-one_line(char *buf, size_t size, const char *msg)
-{
-	size_t i, n = 0;
-
-	for (i = 0; msg != NULL && msg[i] != '\0' && n + 1 < size; i++) {
-		if (msg[i] == '\n' || msg[i] == '\r' || msg[i] == '\t') {
-			if (n > 0 && buf[n - 1] != ' ')
-				buf[n++] = ' ';
-		} else
-			buf[n++] = msg[i];
-	}
-	while (n > 0 && buf[n - 1] == ' ')
-		n--;
-	buf[n] = '\0';
-}
-
 /* The 1-based line of sql holding character pos (1-based, counted in
  * characters as PostgreSQL reports it). */
 static long
@@ -275,7 +257,7 @@ run(PGconn *conn, const char *what, const char *sql, int nparams,
 	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	ok = PQresultStatus(res) == want;
 	if (!ok) {
-		one_line(msg, sizeof(msg), PQerrorMessage(conn));
+		bh_log_one_line(msg, sizeof(msg), PQerrorMessage(conn));
 		bh_log(BH_LOG_ERROR, "migrations: %s failed: %s", what, msg);
 	}
 	PQclear(res);
@@ -306,13 +288,13 @@ log_sql_error(const bh_migration *m, const char *sql, PGconn *conn,
 		pos = PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
 		detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
 	}
-	one_line(msg, sizeof(msg), primary != NULL ? primary :
+	bh_log_one_line(msg, sizeof(msg), primary != NULL ? primary :
 	    PQerrorMessage(conn));
 	if (pos != NULL)
 		snprintf(where, sizeof(where), " at line %ld",
 		    line_of(sql, strtol(pos, NULL, 10)));
 	if (detail != NULL) {
-		one_line(detailbuf, sizeof(detailbuf), detail);
+		bh_log_one_line(detailbuf, sizeof(detailbuf), detail);
 		snprintf(more, sizeof(more), " (%s)", detailbuf);
 	}
 	bh_log(BH_LOG_ERROR, "migration %s failed%s: %s%s [SQLSTATE %s]; it "
