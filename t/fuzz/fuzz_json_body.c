@@ -1,0 +1,170 @@
+/*
+ * fuzz_json_body.c - the JSON body path: bh_request_parse_body with a
+ * JSON content type and a nesting limit.
+ *
+ * Input: one byte of settings, then the body.  The settings byte sets
+ * the nesting limit to 1 + (byte & 31) and, when its top bit is set, the
+ * content type to application/merge-patch+json instead of
+ * application/json.
+ *
+ * Invariants: what is accepted nests no deeper than the limit, holds only
+ * UTF-8 strings without NUL, and re-serialised is accepted again and
+ * equal; what is refused is a 400 or 413 problem that parses, and a body
+ * too deep is really too deep; json-c never refuses what the runtime's
+ * own RFC 8259 check let through.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz.h"
+
+static const int refused[] = { 400, 413, 0 };
+
+/* Runs bh_request_parse_body on body[0..len) in a fresh request. */
+static int
+parse(bh_request *req, const char *type, const char *body, size_t len)
+{
+	char *copy;
+
+	fz_request_new(req);
+	req->method = BH_POST;
+	req->method_name = "POST";
+	req->request_id = "fuzz";
+	req->content_type = type;
+	copy = bh_palloc(req->pool, len + 1);
+	memcpy(copy, body, len);
+	req->body = copy;
+	req->body_len = len;
+	req->content_length = (long long)len;
+	return bh_request_parse_body(req);
+}
+
+/* Nesting depth of obj (arrays and objects); a scalar is 0. */
+static int
+tree_depth(json_object *obj)
+{
+	size_t i, n;
+	int depth = 0, d;
+
+	if (json_object_is_type(obj, json_type_array)) {
+		n = json_object_array_length(obj);
+		for (i = 0; i < n; i++)
+			if ((d = tree_depth(json_object_array_get_idx(obj,
+			    i))) > depth)
+				depth = d;
+		return depth + 1;
+	}
+	if (json_object_is_type(obj, json_type_object)) {
+		json_object_object_foreach(obj, key, val) {
+			(void)key;
+			if ((d = tree_depth(val)) > depth)
+				depth = d;
+		}
+		return depth + 1;
+	}
+	return 0;
+}
+
+/* Depth of body by json-c alone with a generous limit, or -1 when
+ * json-c does not take it. */
+static int
+depth_by_json_c(const char *body, size_t len)
+{
+	json_tokener *tok = json_tokener_new_ex(4096);
+	json_object *obj;
+	int depth = -1;
+
+	if (tok == NULL)
+		abort();
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	obj = json_tokener_parse_ex(tok, body, (int)len);
+	if (json_tokener_get_error(tok) == json_tokener_continue)
+		obj = json_tokener_parse_ex(tok, "", 1);
+	if (json_tokener_get_error(tok) == json_tokener_success)
+		depth = tree_depth(obj);
+	json_object_put(obj);
+	json_tokener_free(tok);
+	return depth;
+}
+
+static bool
+is_null_text(const char *s, size_t len)
+{
+	while (len > 0 && strchr(" \t\r\n", s[0]) != NULL && s[0] != '\0') {
+		s++;
+		len--;
+	}
+	while (len > 0 && strchr(" \t\r\n", s[len - 1]) != NULL &&
+	    s[len - 1] != '\0')
+		len--;
+	return len == 4 && memcmp(s, "null", 4) == 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const char *type, *body, *detail;
+	json_object *obj, *again, *problem, *member = NULL;
+	char *text;
+	size_t len, text_len;
+	bh_request req;
+	int depth, rc;
+
+	if (size < 1 || size > 1 << 20)
+		return 0;
+	fz_setup();
+	bh_cfg.json_max_depth = 1 + (data[0] & 31);
+	type = data[0] & 0x80 ? "application/merge-patch+json" :
+	    "application/json";
+	body = (const char *)data + 1;
+	len = size - 1;
+
+	rc = parse(&req, type, body, len);
+	if (rc == -1) {
+		problem = fz_check_response(&req, refused);
+		FZ_ASSERT(problem != NULL && json_object_object_get_ex(problem,
+		    "detail", &member), "a refusal without a detail");
+		detail = json_object_get_string(member);
+		/* The runtime's check passed and json-c refused. */
+		FZ_ASSERT(strncmp(detail, "the body is not valid JSON: ", 28)
+		    != 0 || strstr(detail, " at byte ") != NULL,
+		    "json-c refused what the RFC 8259 check took: %s", detail);
+		if (strstr(detail, "deeper than the limit") != NULL) {
+			depth = depth_by_json_c(body, len);
+			FZ_ASSERT(depth == -1 || depth > bh_cfg.json_max_depth,
+			    "refused as too deep at depth %d, limit %d",
+			    depth, bh_cfg.json_max_depth);
+		}
+		json_object_put(problem);
+		return 0;
+	}
+	FZ_ASSERT(rc == 0 && req.status == 0, "rc %d, status %d", rc,
+	    req.status);
+	FZ_ASSERT(bh_utf8_valid(body, len), "took a body that is not UTF-8");
+	if (req.json == NULL) {
+		FZ_ASSERT(len == 0 || is_null_text(body, len),
+		    "no JSON from %zu bytes", len);
+		return 0;
+	}
+	depth = fz_json_check_tree(req.json);
+	FZ_ASSERT(depth <= bh_cfg.json_max_depth, "took depth %d, limit %d",
+	    depth, bh_cfg.json_max_depth);
+
+	/* Re-serialised, it must be taken again and mean the same. */
+	obj = json_object_get(req.json);
+	text = strdup(json_object_to_json_string_length(obj,
+	    JSON_C_TO_STRING_PLAIN, &text_len));
+	if (text == NULL)
+		abort();
+	rc = parse(&req, type, text, text_len);
+	FZ_ASSERT(rc == 0 && req.json != NULL, "refused its own output %s: "
+	    "%s", text, req.resp_body.data != NULL ? req.resp_body.data : "");
+	again = req.json;
+	FZ_ASSERT(json_object_equal(obj, again), "%s parsed differently",
+	    text);
+	json_object_put(obj);
+	free(text);
+	return 0;
+}
