@@ -205,6 +205,8 @@ bh_pstrdup(bh_pool *pool, const char *s)
 	return bh_pstrndup(pool, s, strlen(s));
 }
 
+static char *pool_vsprintf(bh_pool *, const char *, va_list) BH_PRINTF(2, 0);
+
 static char *
 pool_vsprintf(bh_pool *pool, const char *fmt, va_list ap)
 {
