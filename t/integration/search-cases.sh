@@ -50,38 +50,9 @@ PAGING='(.total_pages == ((.total + .per_page - 1) / .per_page | floor))
 expect_param_problem() {
 	local name=$1 url=$2 param=$3
 	shift 3
-	expect_problem_of "$name: 400 problem" 400 'invalid-parameter|bad-request' GET "$url" "$@" ||
+	expect_problem "$name: 400 problem" 400 'invalid-parameter|bad-request' GET "$url" "$@" ||
 		return 1
 	expect_jq "$name: its \"param\" is $param" '.param == $p' --arg p "$param"
-}
-
-# expect_problem_of NAME STATUS SLUGS METHOD URL [CURL ARGS...]: as the
-# harness's expect_problem, with SLUGS an ERE ("a|b"), and a title and a
-# detail required too.
-expect_problem_of() {
-	local name=$1 status=$2 slug=$3 why=() ctype rid
-	shift 3
-	http "$@"
-	status_is "$status" || why+=("expected status $status")
-	ctype=$(resp_header Content-Type)
-	ctype=$(printf '%s' "${ctype%%;*}" | tr 'A-Z' 'a-z' | tr -d ' ')
-	[ "$ctype" = application/problem+json ] ||
-		why+=("expected Content-Type application/problem+json")
-	jq -e --arg re "^urn:bellhop:problem:($slug)\$" '.type | test($re)' \
-		"$RESP_BODY_FILE" >/dev/null 2>&1 ||
-		why+=("expected \"type\": \"urn:bellhop:problem:($slug)\"")
-	jq -e --argjson s "$((10#$RESP_STATUS))" '.status == $s and (.title | type) == "string"
-		and (.detail | type) == "string"' "$RESP_BODY_FILE" >/dev/null 2>&1 ||
-		why+=("expected \"status\" equal to the HTTP status, a title and a detail")
-	rid=$(resp_header X-Request-Id)
-	[ -n "$rid" ] && jq -e --arg r "$rid" '.request_id == $r' "$RESP_BODY_FILE" >/dev/null 2>&1 ||
-		why+=("expected \"request_id\" equal to the X-Request-Id header ('$rid')")
-	if [ ${#why[@]} -eq 0 ]; then
-		pass "$name"
-		return 0
-	fi
-	fail "$name" "${why[@]}" "$(resp_summary)"
-	return 1
 }
 
 # head_is_bare PATH: a raw HEAD request (curl would not read a body it did

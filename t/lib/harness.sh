@@ -254,9 +254,10 @@ expect_faster() {
 
 # expect_problem NAME STATUS SLUG METHOD URL [CURL ARGS...]: the answer is
 # an RFC 9457 problem from the service: the status, Content-Type
-# application/problem+json, "type" urn:bellhop:problem:SLUG, a matching
-# "status" member, and "request_id" equal to the X-Request-Id header.  One
-# check line for the whole.
+# application/problem+json, "type" urn:bellhop:problem:SLUG (SLUG may be an
+# ERE such as "a|b"), a matching "status" member, a title and a detail,
+# and "request_id" equal to the X-Request-Id header.  One check line for
+# the whole.
 expect_problem() {
 	local name=$1 status=$2 slug=$3 why=() ctype rid
 	shift 3
@@ -266,10 +267,12 @@ expect_problem() {
 	ctype=$(printf '%s' "${ctype%%;*}" | tr 'A-Z' 'a-z' | tr -d ' ')
 	[ "$ctype" = application/problem+json ] ||
 		why+=("expected Content-Type application/problem+json")
-	jq -e --arg t "urn:bellhop:problem:$slug" '.type == $t' "$RESP_BODY_FILE" >/dev/null 2>&1 ||
-		why+=("expected \"type\": \"urn:bellhop:problem:$slug\"")
-	jq -e --argjson s "$((10#$RESP_STATUS))" '.status == $s' "$RESP_BODY_FILE" >/dev/null 2>&1 ||
-		why+=("expected a \"status\" member equal to the HTTP status")
+	jq -e --arg re "^urn:bellhop:problem:($slug)\$" '.type | test($re)' \
+		"$RESP_BODY_FILE" >/dev/null 2>&1 ||
+		why+=("expected \"type\": \"urn:bellhop:problem:($slug)\"")
+	jq -e --argjson s "$((10#$RESP_STATUS))" '.status == $s and (.title | type) == "string"
+		and (.detail | type) == "string"' "$RESP_BODY_FILE" >/dev/null 2>&1 ||
+		why+=("expected \"status\" equal to the HTTP status, a title and a detail")
 	rid=$(resp_header X-Request-Id)
 	[ -n "$rid" ] && jq -e --arg r "$rid" '.request_id == $r' "$RESP_BODY_FILE" >/dev/null 2>&1 ||
 		why+=("expected \"request_id\" equal to the X-Request-Id header ('$rid')")
