@@ -7,6 +7,11 @@
  * bh_pool_reset() keeps the first chunk: a worker resets its per-request
  * pool between requests, so a request that fits in one chunk costs no
  * malloc at all.  Out of memory aborts (the supervisor respawns the worker).
+ *
+ * Under AddressSanitizer a chunk's unused space is poisoned and each
+ * allocation unpoisons exactly the bytes it asked for, with a red zone
+ * after it, so an overflow inside a chunk is reported like one past a
+ * malloc block; only data[0..len] of a bh_buf is addressable.
  */
 #include "config.h"
 
@@ -28,6 +33,27 @@
 /* Larger allocations get their own chunk rather than wasting the rest of
  * the current one. */
 #define BH_POOL_LARGE (BH_POOL_CHUNK / 4)
+
+#if defined(__SANITIZE_ADDRESS__)
+#define BH_POOL_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BH_POOL_ASAN 1
+#endif
+#endif
+
+#ifdef BH_POOL_ASAN
+#include <sanitizer/asan_interface.h>
+#define POOL_POISON(p, n)	ASAN_POISON_MEMORY_REGION((p), (n))
+#define POOL_UNPOISON(p, n)	ASAN_UNPOISON_MEMORY_REGION((p), (n))
+/* Poisoned bytes after each small allocation (more than the alignment
+ * padding, which is none for a size that is a multiple of it). */
+#define BH_POOL_REDZONE	BH_POOL_ALIGN
+#else
+#define POOL_POISON(p, n)	((void)(p), (void)(n))
+#define POOL_UNPOISON(p, n)	((void)(p), (void)(n))
+#define BH_POOL_REDZONE	0
+#endif
 
 struct bh_chunk {
 	struct bh_chunk *next;
@@ -88,7 +114,17 @@ chunk_new(size_t size)
 	c->next = NULL;
 	c->size = size;
 	c->used = 0;
+	POOL_POISON(c->data, size);
 	return c;
+}
+
+/* Bytes an allocation may take from c, leaving room for its red zone. */
+static size_t
+chunk_room(const struct bh_chunk *c)
+{
+	size_t avail = c->size - c->used;
+
+	return avail > BH_POOL_REDZONE ? avail - BH_POOL_REDZONE : 0;
 }
 
 bh_pool *
@@ -127,6 +163,7 @@ bh_pool_reset(bh_pool *pool)
 	}
 	pool->first->next = NULL;
 	pool->first->used = 0;
+	POOL_POISON(pool->first->data, pool->first->size);
 	pool->cur = pool->first;
 	pool->last = NULL;
 	pool->last_size = 0;
@@ -142,38 +179,37 @@ bh_pool_free(bh_pool *pool)
 	free(pool);
 }
 
-/* Uninitialised aligned memory from the pool. */
+/* Uninitialised aligned memory of want bytes from the pool. */
 static void *
-pool_alloc(bh_pool *pool, size_t size)
+pool_alloc(bh_pool *pool, size_t want)
 {
 	struct bh_chunk *c;
 	unsigned char *p;
+	size_t size;
 
-	size = pool_align(size == 0 ? 1 : size);
+	size = pool_align(want == 0 ? 1 : want);
 	c = pool->cur;
-	if (size <= c->size - c->used) {
-		p = c->data + c->used;
-		c->used += size;
-		pool->last = p;
-		pool->last_size = size;
-		return p;
-	}
-	if (size > BH_POOL_LARGE) {
-		/* Its own chunk, behind the current one. */
-		c = chunk_new(size);
-		c->used = size;
+	if (size > chunk_room(c)) {
+		if (size > BH_POOL_LARGE) {
+			/* Its own chunk, behind the current one; past its
+			 * end is malloc's own red zone. */
+			c = chunk_new(size);
+			c->used = size;
+			c->next = pool->cur->next;
+			pool->cur->next = c;
+			POOL_UNPOISON(c->data, want);
+			return c->data;
+		}
+		c = chunk_new(BH_POOL_CHUNK);
 		c->next = pool->cur->next;
 		pool->cur->next = c;
-		return c->data;
+		pool->cur = c;
 	}
-	c = chunk_new(BH_POOL_CHUNK);
-	c->next = pool->cur->next;
-	pool->cur->next = c;
-	pool->cur = c;
-	p = c->data;
-	c->used = size;
+	p = c->data + c->used;
+	c->used += size + BH_POOL_REDZONE;
 	pool->last = p;
 	pool->last_size = size;
+	POOL_UNPOISON(p, want);
 	return p;
 }
 
@@ -211,16 +247,19 @@ static char *
 pool_vsprintf(bh_pool *pool, const char *fmt, va_list ap)
 {
 	struct bh_chunk *c = pool->cur;
-	size_t avail = c->size - c->used;
+	char *free_space = (char *)c->data + c->used;
+	size_t avail = chunk_room(c);
 	va_list ap2;
 	char *p;
 	int n;
 
 	/* Try formatting straight into the current chunk's free space; only
 	 * a string that does not fit is formatted twice. */
+	POOL_UNPOISON(free_space, avail);
 	va_copy(ap2, ap);
-	n = vsnprintf((char *)c->data + c->used, avail, fmt, ap2);
+	n = vsnprintf(free_space, avail, fmt, ap2);
 	va_end(ap2);
+	POOL_POISON(free_space, avail);
 	if (n < 0)
 		return bh_pstrdup(pool, "");
 	if ((size_t)n < avail) {
@@ -260,6 +299,14 @@ bh_pool_defer(bh_pool *pool, void (*fn)(void *), void *arg)
 
 #define BH_BUF_MIN 64
 
+/* Only data[0..len], the NUL included, is addressable between calls. */
+static void
+buf_poison_spare(bh_buf *buf)
+{
+	POOL_UNPOISON(buf->data, buf->len + 1);
+	POOL_POISON(buf->data + buf->len + 1, buf->cap - buf->len - 1);
+}
+
 void
 bh_buf_init(bh_buf *buf, bh_pool *pool)
 {
@@ -268,9 +315,11 @@ bh_buf_init(bh_buf *buf, bh_pool *pool)
 	buf->cap = BH_BUF_MIN;
 	buf->data = pool_alloc(pool, buf->cap);
 	buf->data[0] = '\0';
+	buf_poison_spare(buf);
 }
 
-/* Makes room for extra more bytes plus the NUL. */
+/* Makes room for extra more bytes plus the NUL, and makes them
+ * addressable. */
 static void
 buf_reserve(bh_buf *buf, size_t extra)
 {
@@ -282,8 +331,10 @@ buf_reserve(bh_buf *buf, size_t extra)
 	if (extra > SIZE_MAX - 1 - buf->len)
 		pool_oom(extra);
 	need = buf->len + extra + 1;
-	if (need <= buf->cap)
+	if (need <= buf->cap) {
+		POOL_UNPOISON(buf->data, need);
 		return;
+	}
 	cap = buf->cap;
 	while (cap < need)
 		cap = cap > SIZE_MAX / 2 ? need : cap * 2;
@@ -296,6 +347,7 @@ buf_reserve(bh_buf *buf, size_t extra)
 			c->used += grow;
 			pool->last_size += grow;
 			buf->cap = pool->last_size;
+			POOL_UNPOISON(buf->data, need);
 			return;
 		}
 	}
@@ -314,6 +366,7 @@ bh_buf_append(bh_buf *buf, const void *data, size_t len)
 	memcpy(buf->data + buf->len, data, len);
 	buf->len += len;
 	buf->data[buf->len] = '\0';
+	buf_poison_spare(buf);
 }
 
 void
@@ -329,19 +382,24 @@ bh_buf_printf(bh_buf *buf, const char *fmt, ...)
 	size_t avail = buf->cap - buf->len;
 	int n;
 
+	POOL_UNPOISON(buf->data + buf->len, avail);
 	va_start(ap, fmt);
 	n = vsnprintf(buf->data + buf->len, avail, fmt, ap);
 	va_end(ap);
 	if (n < 0) {
 		/* Keep the buffer as it was. */
 		buf->data[buf->len] = '\0';
+		buf_poison_spare(buf);
 		return;
 	}
 	if ((size_t)n >= avail) {
+		/* Poison what may stay behind if the buffer moves. */
+		buf_poison_spare(buf);
 		buf_reserve(buf, (size_t)n);
 		va_start(ap, fmt);
 		vsnprintf(buf->data + buf->len, (size_t)n + 1, fmt, ap);
 		va_end(ap);
 	}
 	buf->len += (size_t)n;
+	buf_poison_spare(buf);
 }

@@ -13,6 +13,19 @@
 #include "bellhop.h"
 #include "runner.h"
 
+/* As in lib/pool.c: under AddressSanitizer the pool poisons what it has
+ * not handed out. */
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_ASAN 1
+#endif
+#endif
+#ifdef TEST_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 static bool
 aligned(const void *p)
 {
@@ -327,6 +340,83 @@ test_buf_printf(void)
 	bh_pool_free(pool);
 }
 
+/* Exactly n bytes at p are addressable and the byte after them is not. */
+static void
+assert_exposed(const void *p, size_t n)
+{
+#ifdef TEST_ASAN
+	CU_ASSERT(__asan_region_is_poisoned((void *)(uintptr_t)p, n) == NULL);
+	CU_ASSERT(__asan_address_is_poisoned((const char *)p + n));
+#else
+	(void)p;
+	(void)n;
+#endif
+}
+
+/* Under ASan, the bytes past each allocation (padding, red zone, a
+ * buffer's spare capacity) and everything after a reset are poisoned.
+ * In every build: a reset hands the first chunk's memory out again, in
+ * the same order and zero-filled. */
+static void
+test_poisoning(void)
+{
+	bh_pool *pool = bh_pool_new();
+	size_t sizes[] = { 1, 5, 16, 32, 100, 1000, 6000 };
+	unsigned char *first[7], *p;
+	char *s, *old;
+	bh_buf buf;
+	size_t i;
+
+	for (i = 0; i < 7; i++) {
+		first[i] = bh_palloc(pool, sizes[i]);
+		CU_ASSERT(all_bytes(first[i], sizes[i], 0));
+		memset(first[i], 0xa5, sizes[i]);
+		/* 16 and 32 have no alignment padding: the red zone. */
+		assert_exposed(first[i], sizes[i]);
+	}
+	s = bh_psprintf(pool, "%s-%d", "hello", 42);
+	CU_ASSERT_STRING_EQUAL(s, "hello-42");
+	assert_exposed(s, 9);
+	s = bh_pstrndup(pool, "abcdef", 3);
+	assert_exposed(s, 4);
+
+	/* A buffer grown in place: the extension up to the NUL becomes
+	 * addressable, the capacity past it stays poisoned. */
+	bh_buf_init(&buf, pool);
+	assert_exposed(buf.data, 1);
+	bh_buf_puts(&buf, "abc");
+	assert_exposed(buf.data, 4);
+	old = buf.data;
+	for (i = 0; i < 10; i++)
+		bh_buf_puts(&buf, "0123456789");
+	CU_ASSERT(buf.data == old);
+	CU_ASSERT(buf.cap > buf.len + 1);
+	assert_exposed(buf.data, buf.len + 1);
+#ifdef TEST_ASAN
+	CU_ASSERT(__asan_address_is_poisoned(buf.data + buf.cap - 1));
+#endif
+	bh_buf_printf(&buf, "%d", 12345);
+	CU_ASSERT(strcmp(buf.data + buf.len - 6, "912345") == 0);
+	assert_exposed(buf.data, buf.len + 1);
+
+	bh_pool_reset(pool);
+#ifdef TEST_ASAN
+	for (i = 0; i < 7; i++)
+		CU_ASSERT(__asan_address_is_poisoned(first[i]));
+	CU_ASSERT(__asan_address_is_poisoned(old));
+	CU_ASSERT(__asan_address_is_poisoned(old + 10));
+#endif
+	for (i = 0; i < 7; i++) {
+		p = bh_palloc(pool, sizes[i]);
+		CU_ASSERT(all_bytes(p, sizes[i], 0));
+		/* The 6000 bytes had a chunk of their own, freed. */
+		if (sizes[i] < 6000)
+			CU_ASSERT(p == first[i]);
+		assert_exposed(p, sizes[i]);
+	}
+	bh_pool_free(pool);
+}
+
 static const CU_TestInfo pool_tests[] = {
 	{ "alignment and zero fill", test_alignment_and_zero_fill },
 	{ "growth past chunk size", test_growth_past_chunk },
@@ -336,6 +426,7 @@ static const CU_TestInfo pool_tests[] = {
 	{ "strings", test_strings },
 	{ "defer order", test_defer_order },
 	{ "defer frees", test_defer_frees },
+	{ "poisoning and reuse", test_poisoning },
 	CU_TEST_INFO_NULL,
 };
 
