@@ -78,6 +78,19 @@ typedef struct bh_config {
 	int workers;              /* default 2 */
 	long max_requests;        /* recycle a worker after this many, 0 = never */
 	int socket_mode;          /* unix socket mode, default 0660 */
+	/* identity and calls between services (lib/authz.c, httpc.c) */
+	const char *public_url;   /* BH_PUBLIC_URL, default http://127.0.0.1:8080 */
+	const char *auth_issuer;  /* BH_AUTH_ISSUER, default <public_url>/auth */
+	const char *jwks_url;     /* BH_AUTH_JWKS_URL, default <issuer>/.well-known/jwks.json */
+	const char *token_url;    /* BH_AUTH_TOKEN_URL, default <issuer>/oauth/token */
+	const char *audience;     /* BH_AUDIENCE, default the service's name */
+	const char *client_id;    /* BH_CLIENT_ID, default the service's name */
+	const char *client_secret; /* BH_CLIENT_SECRET, or read from BH_CLIENT_SECRET_FILE; NULL if neither */
+	int token_leeway;         /* BH_TOKEN_LEEWAY seconds for exp/nbf, 0-300, default 30 */
+	int jwks_cooldown;        /* BH_JWKS_COOLDOWN seconds between JWKS refetches for unknown kids, 1-3600, default 30 */
+	int http_connect_timeout_ms; /* BH_HTTP_CONNECT_TIMEOUT, 10-60000, default 1000 */
+	int http_timeout_ms;      /* BH_HTTP_TIMEOUT (whole call, retries included), 10-300000, default 5000 */
+	int http_retries;         /* BH_HTTP_RETRIES for idempotent calls, 0-10, default 2 */
 } bh_config;
 
 extern bh_config bh_cfg;
@@ -85,6 +98,36 @@ extern bh_config bh_cfg;
 /* Fills bh_cfg from the environment.  Returns 0, or -1 after writing a
  * message naming the bad variable to *err (a static string). */
 int bh_config_load(const char *service, const char **err);
+
+/* A service's own settings (read from its configure hook, see bh_service):
+ * the integer in environment variable var, def when unset; min..max
+ * inclusive (def too: else -1, a bug); a '-' only when min < 0.  Returns
+ * 0 with *out set, or -1 with *err a static message naming var. */
+int bh_env_int(const char *var, long long def, long long min, long long max,
+	       long long *out, const char **err);
+/* One row of a service's table of integer settings (see bh_env_ints). */
+typedef struct bh_int_setting {
+	const char *var;          /* "BH_ACCESS_TOKEN_TTL"; NULL ends the table */
+	long long def, min, max;  /* as for bh_env_int */
+	long long *out;
+} bh_int_setting;
+/* bh_env_int for each row of settings, in order, up to the row whose var
+ * is NULL.  Returns 0 with every *out set, or -1 at the first bad value
+ * (or a default outside its own range, a bug) with *err a static message
+ * naming the variable; the rows before it are set then. */
+int bh_env_ints(const bh_int_setting *settings, const char **err);
+/* The value of var, or def when unset or empty.  Static (the environment's
+ * or def). */
+const char *bh_env_str(const char *var, const char *def);
+/* Reads a secret from the file named by var_FILE (trailing newline cut) or
+ * else from var itself; NULL when neither is set.  Returns malloc'ed memory
+ * the caller owns (held for the process's life in practice), or NULL with
+ * *err set when the file cannot be read. */
+char *bh_env_secret(const char *var, const char **err);
+/* The base URL of another service, as this one calls it: $BH_<SVC>_URL
+ * (svc upper-cased), else <public_url>/<svc>.  No trailing slash.  Static
+ * storage, valid for the process's life. */
+const char *bh_service_url(const char *svc);
 
 /* ------------------------------------------------------------------ log.c */
 
@@ -126,7 +169,15 @@ enum bh_type {
 };
 
 /* One declared input, as kcgi's struct kvalid: only what passes reaches
- * the handler.  Tables end with an entry whose name is NULL. */
+ * the handler.  Tables end with an entry whose name is NULL.
+ * A route that declares BH_BODY parameters declares its whole body: a
+ * JSON object body with a member not declared is a 400 invalid-parameter
+ * naming it ("param"), before any value is checked.  A form body may hold
+ * other fields (OAuth 2.0 says to ignore them); they are not read.  A
+ * JSON body that gives a member name twice in any object never gets this
+ * far: 400 malformed-body (request.c).  Routes whose bodies hold arrays
+ * or nested objects declare no BH_BODY parameter and read req->json
+ * themselves. */
 typedef struct bh_param {
 	const char *name;
 	enum bh_src src;
@@ -171,6 +222,7 @@ typedef struct bh_request {
 	json_object *json;        /* application/json body, owned by pool */
 	/* routing result */
 	const struct bh_route *route;
+	const struct bh_token *token; /* verified bearer token (BH_TOKEN routes), else NULL */
 	bh_kvlist path_params;    /* raw, from {name} segments */
 	bh_value *values;         /* validated values, one per route param */
 	size_t nvalues;
@@ -211,6 +263,12 @@ int bh_parse_urlencoded(bh_pool *pool, const char *s, size_t len,
 			bh_kvlist *list, const char **bad_key);
 /* True if s[0..len) is well-formed UTF-8 (no overlongs, no surrogates). */
 bool bh_utf8_valid(const char *s, size_t len);
+/* validate.c: the number of characters in valid UTF-8 s[0..len). */
+size_t bh_utf8_length(const char *s, size_t len);
+/* validate.c: true if s[0..len) is valid UTF-8 without ASCII control
+ * characters (U+0000-U+001F, U+007F), newline and tab excepted when
+ * multiline: text as BH_STRING parameters take it (multiline false). */
+bool bh_text_valid(const char *s, size_t len, bool multiline);
 
 /* ------------------------------------------------------------- response.c */
 
@@ -225,6 +283,13 @@ bool bh_utf8_valid(const char *s, size_t len);
 #define BH_PROBLEM_UNSUPPORTED_MEDIA_TYPE "unsupported-media-type"
 #define BH_PROBLEM_DB_UNAVAILABLE "service-unavailable"
 #define BH_PROBLEM_INTERNAL "internal-error"
+#define BH_PROBLEM_UNAUTHORIZED "unauthorized"          /* 401: missing or bad token */
+#define BH_PROBLEM_INSUFFICIENT_SCOPE "insufficient-scope" /* 403 */
+#define BH_PROBLEM_FORBIDDEN "forbidden"                /* 403, other reasons */
+#define BH_PROBLEM_CONFLICT "conflict"                  /* 409 */
+#define BH_PROBLEM_IDEMPOTENCY_KEY_REUSED "idempotency-key-reused" /* 422 */
+#define BH_PROBLEM_TOO_MANY_REQUESTS "too-many-requests" /* 429 + Retry-After */
+#define BH_PROBLEM_UPSTREAM "upstream-unavailable"      /* 502/503/504 from a call */
 
 /* Adds a response header (both strings copied into the pool).  Replaces a
  * default header of the same name. */
@@ -251,12 +316,33 @@ typedef int (*bh_handler)(bh_request *req);
  * handler, and its declared parameters (NULL-name-terminated, may be
  * NULL).  Path parameters are matched by name with BH_PATH entries, which
  * may tighten their bounds. */
+/* Who may call a route.  Every route must say: bh_main refuses to start
+ * a service with a route left BH_ACCESS_UNDECLARED, and bh_dispatch
+ * treats one as BH_TOKEN with no scope (never as public). */
+enum bh_access {
+	BH_ACCESS_UNDECLARED = 0,
+	BH_PUBLIC,  /* no token looked at */
+	BH_TOKEN,   /* a valid bearer token for this service's audience (bh_cfg.audience) holding every scope in .scopes */
+};
+
 typedef struct bh_route {
 	unsigned methods;
 	const char *pattern;
 	bh_handler handler;
 	const bh_param *params;
+	enum bh_access access;
+	const char *scopes;     /* BH_TOKEN: space-separated, all required; NULL = none */
 } bh_route;
+
+/* A command of the program besides serve and migrate, e.g.
+ * "bellhop-auth client add ...": run gets the arguments after the
+ * command's name (argv[0] is the name), with bh_cfg loaded.  Returns the
+ * exit status.  Tables end with {0}. */
+typedef struct bh_command {
+	const char *name;     /* "client" */
+	const char *usage;    /* one or more lines for --help: "client add NAME --scopes S ..." */
+	int (*run)(int argc, char **argv);
+} bh_command;
 
 typedef struct bh_service {
 	const char *name;        /* "search" */
@@ -264,6 +350,12 @@ typedef struct bh_service {
 	bool uses_db;            /* /ready checks the database; migrate works */
 	/* Called once in each worker before it serves; returns 0 or -1. */
 	int (*worker_init)(void);
+	/* Called once after bh_cfg is loaded, before serving or running any
+	 * command: reads and checks the service's own settings (bh_env_*).
+	 * Returns 0, or -1 with *err a message naming the bad variable; the
+	 * program then exits with status 2.  May be NULL. */
+	int (*configure)(const char **err);
+	const bh_command *commands; /* may be NULL */
 } bh_service;
 
 /* Finds the route, validates parameters into req->values, calls the handler
@@ -298,6 +390,10 @@ int bh_db_tx(bh_request *req, int (*fn)(bh_request *req, void *arg),
  * answer (409...); "" after a success or a failure without one (the
  * connection was lost).  Static storage, valid until the next query. */
 const char *bh_db_last_sqlstate(void);
+/* For commands and long-running modes (not requests): a new connection
+ * to bh_cfg.database_url with the configured timeouts, or NULL with a
+ * one-line reason (never the URL) in err.  The caller owns it (PQfinish). */
+PGconn *bh_db_connect(char *err, size_t errsize);
 /* True if the database answers "SELECT 1" now (used by /ready). */
 bool bh_db_ping(void);
 /* Closes this worker's connection (at exit, after fork). */
@@ -315,6 +411,199 @@ void bh_db_close(void);
  * and is never edited once applied: changes go in a new file. */
 int bh_migrate(const char *database_url, const char *sql_dir,
 	       const char *service);
+
+/* --------------------------------------------------------------- crypto.c */
+
+/* n bytes from the kernel's CSPRNG (getrandom); aborts if it fails. */
+void bh_random_bytes(void *buf, size_t n);
+/* nbytes random bytes as base64url without padding (a secret, a code, a
+ * CSRF token).  Owned by pool. */
+char *bh_random_token(bh_pool *pool, size_t nbytes);
+/* Compares in time that depends on the lengths only.  False when they
+ * differ. */
+bool bh_ct_equal(const void *a, size_t alen, const void *b, size_t blen);
+/* SHA-256 of data as 64 lower-case hex digits: how high-entropy secrets
+ * (client secrets, refresh tokens, codes, email tokens) are stored.
+ * Owned by pool. */
+char *bh_sha256_hex(bh_pool *pool, const void *data, size_t len);
+/* base64url (RFC 4648 section 5) without padding.  Owned by pool. */
+char *bh_b64url_encode(bh_pool *pool, const void *data, size_t len);
+/* Strict decoding: only the base64url alphabet, no padding, no white
+ * space, unused trailing bits zero, length % 4 != 1.  Returns the bytes
+ * (NUL-terminated for convenience) owned by pool and *outlen, or NULL. */
+unsigned char *bh_b64url_decode(bh_pool *pool, const char *s, size_t len,
+				size_t *outlen);
+/* Standard base64 with padding (MIME, HTTP Basic).  Owned by pool. */
+char *bh_b64_encode(bh_pool *pool, const void *data, size_t len);
+/* Strict standard base64 with padding; NULL when malformed. */
+unsigned char *bh_b64_decode(bh_pool *pool, const char *s, size_t len,
+			     size_t *outlen);
+
+/* ------------------------------------------------------------------ jwt.c */
+
+/* Access tokens are JWTs (RFC 9068) signed with Ed25519: header
+ * {"alg":"EdDSA","typ":"at+jwt","kid":...}.  Nothing else is accepted. */
+#define BH_JWT_ALG "EdDSA"
+#define BH_JWT_TYP "at+jwt"
+#define BH_JWT_MAX_LEN 8192 /* longer tokens are refused unread */
+
+typedef struct bh_jwk {
+	char kid[65];             /* 1-64 characters of [A-Za-z0-9_-] */
+	unsigned char pub[32];    /* Ed25519 public key */
+} bh_jwk;
+
+typedef struct bh_jwks {
+	bh_jwk *keys;             /* malloc'ed; bh_jwks_free */
+	size_t n;
+} bh_jwks;
+
+/* Makes a key pair: seed is the private key.  Returns 0 or -1. */
+int bh_ed25519_keygen(unsigned char seed[32], unsigned char pub[32]);
+/* The public key of a seed.  Returns 0 or -1. */
+int bh_ed25519_public(const unsigned char seed[32], unsigned char pub[32]);
+/* Signs claims (not consumed) as header.payload.signature with the
+ * header above.  Returns the token owned by pool, or NULL on failure. */
+char *bh_jwt_sign(bh_pool *pool, const char *kid,
+		  const unsigned char seed[32], json_object *claims);
+/* One JWK for a JWKS document: {"kty":"OKP","crv":"Ed25519","x":...,
+ * "kid":...,"alg":"EdDSA","use":"sig"}.  The caller owns the object
+ * (json_object_put). */
+json_object *bh_jwk_to_json(const bh_jwk *key);
+/* Parses a JWKS document, keeping the keys with kty OKP, crv Ed25519, a
+ * valid kid, alg EdDSA or absent, use sig or absent; others are skipped.
+ * Returns 0 (out filled, possibly with n == 0; the caller owns it:
+ * bh_jwks_free) or -1 when the document is malformed. */
+int bh_jwks_parse(const char *json, size_t len, bh_jwks *out);
+void bh_jwks_free(bh_jwks *jwks);
+const bh_jwk *bh_jwks_find(const bh_jwks *jwks, const char *kid);
+
+enum bh_jwt_status {
+	BH_JWT_OK = 0,
+	BH_JWT_MALFORMED,      /* not three strict base64url parts of JSON objects, too long */
+	BH_JWT_BAD_HEADER,     /* alg not EdDSA, typ not at+jwt, no kid, jku/jwk/x5u/x5c/crit present */
+	BH_JWT_UNKNOWN_KID,    /* kid not in the key set (callers may refetch once) */
+	BH_JWT_BAD_SIGNATURE,
+	BH_JWT_BAD_CLAIMS,     /* exp/iat/nbf not integers, sub/jti/client_id missing or not strings, scope not a string */
+	BH_JWT_EXPIRED,        /* exp + leeway <= now */
+	BH_JWT_NOT_YET_VALID,  /* nbf or iat - leeway > now */
+	BH_JWT_BAD_ISSUER,
+	BH_JWT_BAD_AUDIENCE,   /* aud (string or array) does not hold the audience */
+};
+
+typedef struct bh_jwt_expect {
+	const char *issuer;    /* iss must equal it */
+	const char *audience;  /* must be aud or in aud */
+	int leeway;            /* seconds */
+	int64_t now;           /* seconds since the epoch */
+} bh_jwt_expect;
+
+/* Verifies token against keys and expect.  On BH_JWT_OK *claims is the
+ * payload, owned by pool (released with it).  Required claims: iss, aud,
+ * exp, iat, sub, jti, client_id; optional nbf, scope. */
+enum bh_jwt_status bh_jwt_verify(bh_pool *pool, const char *token,
+				 const bh_jwks *keys,
+				 const bh_jwt_expect *expect,
+				 json_object **claims);
+/* A short English reason for a status ("the token has expired"). */
+const char *bh_jwt_status_str(enum bh_jwt_status status);
+
+/* ---------------------------------------------------------------- authz.c */
+
+/* The verified bearer token of a request (req->token): strings point into
+ * the claims, owned by the request's pool. */
+typedef struct bh_token {
+	const char *sub;       /* user id, or client id for client_credentials */
+	const char *client_id;
+	const char *scope;     /* space-separated, "" if none */
+	const char *jti;
+	int64_t exp, iat;
+	json_object *claims;
+} bh_token;
+
+/* True if the token's scope holds scope (exact match of one word). */
+bool bh_token_has_scope(const bh_token *token, const char *scope);
+/* For handlers that need the token on a route they keep BH_PUBLIC, and for
+ * bh_dispatch: verifies the Authorization: Bearer token of req against
+ * auth's JWKS (fetched with bh_http, cached; refetched for an unknown kid
+ * at most once per bh_cfg.jwks_cooldown), bh_cfg.auth_issuer and
+ * audience, then checks scopes (space-separated, all required; may be
+ * NULL).  Returns 0 with req->token set, or -1 with the response set:
+ * 401 unauthorized + WWW-Authenticate: Bearer (error="invalid_token" when
+ * a token was given), 403 insufficient-scope + WWW-Authenticate with
+ * error="insufficient_scope", or 503 when no key set could be had. */
+int bh_authorize(bh_request *req, const char *audience, const char *scopes);
+/* audience NULL means bh_cfg.audience. */
+
+/* ---------------------------------------------------------------- httpc.c */
+
+/* One outbound HTTP call (libcurl).  Fields left zero take defaults. */
+typedef struct bh_http_call {
+	const char *upstream;   /* circuit breaker name, e.g. "users"; required */
+	const char *method;     /* "GET", "POST"...; default GET */
+	const char *url;
+	const char *content_type; /* of body; default application/json when body is set */
+	const char *body;
+	size_t body_len;
+	const char *idempotency_key; /* sent as Idempotency-Key; makes a POST/PATCH retryable */
+	const char *const *headers;  /* extra "Name: value" lines, NULL-terminated; may be NULL */
+	const char *basic_user, *basic_password; /* HTTP Basic (client authentication) */
+	bool service_token;     /* attach this service's own bearer token (svctoken.c) */
+	int timeout_ms;         /* whole call, retries included; 0 = bh_cfg.http_timeout_ms */
+} bh_http_call;
+
+typedef struct bh_http_response {
+	long status;            /* HTTP status, 0 when no response came */
+	const char *content_type; /* lower-case media type or NULL */
+	const char *retry_after;  /* Retry-After or NULL */
+	const char *location;     /* Location or NULL */
+	char *body;             /* NUL-terminated, owned by the pool */
+	size_t len;
+	const char *error;      /* why no response came (status 0), owned by the pool */
+	const char *cache_control; /* Cache-Control or NULL (authz.c honours max-age of the JWKS) */
+} bh_http_response;
+
+/* Performs call, passing on the request id of the request in flight
+ * (X-Request-Id) and User-Agent bellhop-<service>.  Bodies of answers are
+ * capped at 8 MiB.  GET/HEAD/PUT/DELETE and calls with an idempotency key
+ * are retried (at most bh_cfg.http_retries times, exponential backoff with
+ * jitter, inside the time budget) after a connection failure, a timeout or
+ * a 502/503/504; others are tried once.  A call whose service token was
+ * refused (401) gets a fresh token and is sent once more.  Each upstream
+ * has a circuit breaker per process: 5 failures in a row (no answer or a
+ * 5xx) open it for 10 s, during which calls fail at once; then one trial
+ * call decides.  Everything in *resp is owned by pool.  Returns 0 when an
+ * HTTP answer came (any status), -1 otherwise (resp->error says why). */
+int bh_http(bh_pool *pool, const bh_http_call *call, bh_http_response *resp);
+/* The answer's body as JSON (owned by pool), or NULL when it is not JSON. */
+json_object *bh_http_json(bh_pool *pool, const bh_http_response *resp);
+
+/* ------------------------------------------------------------- svctoken.c */
+
+/* This service's own access token from auth (client_credentials with
+ * bh_cfg.client_id/client_secret at bh_cfg.token_url), cached per process
+ * until 60 s before it expires.  Returns a static string valid until the
+ * next call, or NULL (logged) when none could be had. */
+const char *bh_service_token(void);
+/* Drops the cached token (after an upstream refused it). */
+void bh_service_token_invalidate(void);
+
+/* ---------------------------------------------------------------- email.c */
+
+/* The normal form of an email address, the one every service stores,
+ * compares and counts: s[0..len) (any bytes) trimmed of spaces, checked,
+ * and lower-cased as a whole.  Accepted: ASCII only (no SMTPUTF8, no
+ * IDNA: notifications could not send to anything else), at most 254
+ * characters, no space or control character, exactly one '@'; before it
+ * 1-64 characters, none of ( ) < > [ ] : ; , \ ", no leading, trailing
+ * or doubled dot; after it at least two labels of 1-63 letters, digits
+ * and '-', not starting or ending with '-'.  Returns it (owned by pool),
+ * or NULL when s is not an address bellhop accepts. */
+char *bh_email_normalize(bh_pool *pool, const char *s, size_t len);
+/* bh_email_normalize, and when it returns NULL *why (why may be NULL)
+ * says why in one static English phrase ("it must hold exactly one
+ * '@'"), for a 400's detail; NULL on success. */
+char *bh_email_normalize_why(bh_pool *pool, const char *s, size_t len,
+			     const char **why);
 
 /* --------------------------------------------------------------- server.c */
 

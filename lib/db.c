@@ -200,6 +200,35 @@ out:
 	return rc;
 }
 
+PGconn *
+bh_db_connect(char *err, size_t errsize)
+{
+	const char *params[1];
+	char app[96], timeout[24];
+	PGresult *res;
+	PGconn *c;
+
+	snprintf(app, sizeof(app), "bellhop-%s-cmd",
+	    bh_cfg.service != NULL ? bh_cfg.service : "service");
+	if ((c = bh_db_open(bh_cfg.database_url, app, err, errsize)) == NULL)
+		return NULL;
+	snprintf(timeout, sizeof(timeout), "%d",
+	    bh_cfg.db_statement_timeout > 0 ? bh_cfg.db_statement_timeout : 0);
+	params[0] = timeout;
+	res = PQexecParams(c,
+	    "SELECT set_config('statement_timeout', $1, false)", 1, NULL,
+	    params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		snprintf(err, errsize, "setting statement_timeout: ");
+		bh_log_one_line(err + strlen(err), errsize - strlen(err),
+		    PQerrorMessage(c));
+		PQfinish(c);
+		c = NULL;
+	}
+	PQclear(res);
+	return c;
+}
+
 /*
  * True when the server closed the connection while we were not using it
  * (restart, idle timeout): the goodbye message and the end of file are

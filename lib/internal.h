@@ -38,6 +38,55 @@ int bh_request_from_env(bh_request *req, char *const *envp);
 /* request.c: parses req->body by content type (form or JSON with the
  * nesting limit).  Returns 0, or -1 with a 400/415 problem set. */
 int bh_request_parse_body(bh_request *req);
+/* request.c: true for the media types read as JSON (as req->content_type
+ * gives them): application/json and any "+json" type. */
+bool bh_is_json_type(const char *type);
+
+/* json.c: why a text is not the strict JSON bh_json_check takes. */
+enum bh_json_error {
+	BH_JSON_OK = 0,
+	BH_JSON_NOT_UTF8,   /* the text is not valid UTF-8 */
+	BH_JSON_SYNTAX,     /* not RFC 8259 JSON (or a \u0000, an unpaired
+			     * surrogate escape): why, at */
+	BH_JSON_TOO_DEEP,   /* nests deeper than max_depth: at, the bracket */
+	BH_JSON_REPEATED,   /* a member name twice in one object: name, at
+			     * (its second occurrence) */
+	BH_JSON_TOO_LARGE,  /* INT_MAX bytes or more (json-c counts in int) */
+	BH_JSON_PARSER,     /* json-c refused what the check took: why */
+	BH_JSON_NO_MEMORY,  /* json-c could not make a parser */
+};
+
+struct bh_json_fault {
+	enum bh_json_error error;
+	const char *why;    /* static English text, e.g. "a malformed number" */
+	size_t at;          /* byte offset of the fault in the text */
+	const char *name;   /* BH_JSON_REPEATED: the name, escapes decoded
+			     * (valid UTF-8, no NUL, not NUL-terminated;
+			     * owned by the pool or the text) */
+	size_t name_len;
+	int max_depth;      /* the nesting limit applied */
+};
+
+/* json.c: checks that s[0..len) is exactly one JSON text as RFC 8259
+ * says, in valid UTF-8, without "\u0000" or unpaired surrogate escapes,
+ * nesting at most max_depth arrays and objects (clamped to 1..4096), with
+ * no member name twice in one object (names compared after decoding
+ * escapes, as json-c does).  Scratch memory comes from pool.  Returns 0,
+ * or -1 with *f saying why and where. */
+int bh_json_check(bh_pool *pool, const char *s, size_t len, int max_depth,
+		  struct bh_json_fault *f);
+/* json.c: bh_json_check, then the tree from json-c.  Returns 0 with *out
+ * owned by pool (released with it; NULL for the text "null"), or -1 with
+ * *out NULL and *f saying why.  Not reentrant: one json-c parser per
+ * process is reused. */
+int bh_json_parse(bh_pool *pool, const char *s, size_t len, int max_depth,
+		  json_object **out, struct bh_json_fault *f);
+
+/* validate.c: name (a parameter's or member's, from the request) as a
+ * message may show it: cut after 64 characters at a character boundary
+ * (with "..." then), owned by pool; NULL when it is better not shown
+ * (empty, not valid UTF-8, or holding control characters). */
+const char *bh_name_shown(bh_pool *pool, const char *name, size_t len);
 
 /* validate.c: fills req->values (in the pool) from the declared
  * parameters of req->route.  Returns 0, or -1 with a 400/415 problem set. */
@@ -68,6 +117,34 @@ int bh_worker_run(const bh_service *svc, int listen_fd, long max_requests);
  * (PQfinish). */
 PGconn *bh_db_open(const char *url, const char *application_name,
 		   char *err, size_t errsize);
+
+/* httpc.c: how long a circuit breaker stays open, in ms (10000; tests
+ * shorten it). */
+extern int bh_http_breaker_open_ms;
+/* httpc.c: forgets every breaker's state and closes the process's
+ * connections (tests, between cases). */
+void bh_http_reset(void);
+/* svctoken.c: bh_service_token, a fetch (when one is due) limited to
+ * timeout_ms (0 = bh_cfg.http_timeout_ms): bh_http spends the call's own
+ * budget on getting its token. */
+const char *bh_service_token_within(int timeout_ms);
+
+/* authz.c, for tests: pins a copy of keys as the key set (never
+ * fetched nor refetched then); NULL forgets the keys and every cache
+ * state, so the next request fetches. */
+void bh_authz_set_keys(const bh_jwks *keys);
+/* authz.c, for tests: the clock (seconds since the epoch) used for the
+ * cache and for token times; 0 = the real clock. */
+void bh_authz_set_now(int64_t now);
+/* authz.c, for tests: what fetches the JWKS instead of bh_http (same
+ * contract); NULL = bh_http. */
+void bh_authz_set_fetch(int (*fetch)(bh_pool *pool, const bh_http_call *call,
+    bh_http_response *resp));
+/* authz.c, for tests: the verified-token cache since the last
+ * bh_authz_set_keys (which empties it): hits (signature checks skipped),
+ * misses (tokens verified in full and accepted), entries held now. */
+void bh_authz_token_cache_stats(unsigned long *hits, unsigned long *misses,
+    size_t *entries);
 
 /* migrate.c: one NNN_name.sql file of a service's migration directory. */
 typedef struct bh_migration {

@@ -216,7 +216,7 @@ bh_migration_read(const char *path, size_t *lenp,
 	buf[len] = '\0';
 	close(fd);
 	bh_sha256(buf, len, digest);
-	bh_sha256_hex(digest, checksum);
+	bh_sha256_digest_hex(digest, checksum);
 	*lenp = len;
 	return buf;
 fail:

@@ -21,8 +21,6 @@
 
 /* Longest X-Request-Id taken from a caller. */
 #define BH_REQUEST_ID_MAX 128
-/* Highest JSON nesting limit honoured, whatever bh_cfg says. */
-#define BH_JSON_DEPTH_CAP 4096
 
 /* ------------------------------------------------------------- decoding */
 
@@ -590,14 +588,8 @@ bh_request_from_env(bh_request *req, char *const *envp)
 
 /* ----------------------------------------------------------------- body */
 
-static void
-json_put(void *obj)
-{
-	json_object_put(obj);
-}
-
-static bool
-is_json_type(const char *type)
+bool
+bh_is_json_type(const char *type)
 {
 	size_t n;
 
@@ -608,363 +600,65 @@ is_json_type(const char *type)
 	return n > 5 && strcmp(type + n - 5, "+json") == 0;
 }
 
-/* Why a body is not JSON, and where. */
-struct json_fault {
-	const char *why;
-	size_t at;
-	bool too_deep;
-};
-
-static bool
-json_ws(char c)
+/* Sets the 400 (413, 500) for a JSON body that fault refused. */
+static void
+json_refused(bh_request *req, const struct bh_json_fault *fault)
 {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
+	const char *name;
 
-static int
-json_hex4(const char *s, size_t len, size_t i, unsigned *out)
-{
-	int k, v;
-
-	if (len - i < 4)
-		return -1;
-	*out = 0;
-	for (k = 0; k < 4; k++) {
-		if ((v = hex_value((unsigned char)s[i + k])) < 0)
-			return -1;
-		*out = *out << 4 | (unsigned)v;
+	switch (fault->error) {
+	case BH_JSON_NOT_UTF8:
+		bh_problem(req, 400, BH_PROBLEM_MALFORMED_BODY, NULL,
+		    "the JSON body is not valid UTF-8");
+		break;
+	case BH_JSON_TOO_DEEP:
+		bh_problem(req, 400, BH_PROBLEM_MALFORMED_BODY, NULL,
+		    "the JSON body nests arrays and objects deeper than the "
+		    "limit of %d", fault->max_depth);
+		break;
+	case BH_JSON_REPEATED:
+		/* json-c would keep the last one silently. */
+		if ((name = bh_name_shown(req->pool, fault->name,
+		    fault->name_len)) != NULL)
+			bh_problem(req, 400, BH_PROBLEM_MALFORMED_BODY, name,
+			    "the JSON body gives the member \"%s\" twice in "
+			    "one object (at byte %zu)", name, fault->at);
+		else
+			bh_problem(req, 400, BH_PROBLEM_MALFORMED_BODY, NULL,
+			    "the JSON body gives a member twice in one object "
+			    "(at byte %zu; its name is not shown)", fault->at);
+		break;
+	case BH_JSON_TOO_LARGE:
+		bh_problem(req, 413, BH_PROBLEM_PAYLOAD_TOO_LARGE, NULL,
+		    "the JSON body is too large");
+		break;
+	case BH_JSON_PARSER:
+		bh_problem(req, 400, BH_PROBLEM_MALFORMED_BODY, NULL,
+		    "the body is not valid JSON: %s", fault->why);
+		break;
+	case BH_JSON_NO_MEMORY:
+		bh_problem(req, 500, BH_PROBLEM_INTERNAL, NULL,
+		    "could not allocate a JSON parser");
+		break;
+	case BH_JSON_SYNTAX:
+	case BH_JSON_OK:
+		bh_problem(req, 400, BH_PROBLEM_MALFORMED_BODY, NULL,
+		    "the body is not valid JSON: %s at byte %zu", fault->why,
+		    fault->at);
+		break;
 	}
-	return 0;
-}
-
-/* s[*i] is '"'; moves *i past the closing quote.  The bytes are valid
- * UTF-8 already. */
-static int
-json_string(const char *s, size_t len, size_t *i, struct json_fault *f)
-{
-	size_t p = *i + 1;
-	unsigned u, lo;
-
-	while (p < len) {
-		unsigned char c = (unsigned char)s[p];
-
-		if (c == '"') {
-			*i = p + 1;
-			return 0;
-		}
-		if (c < 0x20) {
-			f->why = "a control character in a string";
-			f->at = p;
-			return -1;
-		}
-		if (c != '\\') {
-			p++;
-			continue;
-		}
-		if (p + 1 >= len)
-			break;
-		switch (s[p + 1]) {
-		case '"': case '\\': case '/': case 'b': case 'f': case 'n':
-		case 'r': case 't':
-			p += 2;
-			continue;
-		case 'u':
-			break;
-		default:
-			f->why = "a bad escape in a string";
-			f->at = p;
-			return -1;
-		}
-		if (json_hex4(s, len, p + 2, &u) == -1) {
-			f->why = "a bad \\u escape";
-			f->at = p;
-			return -1;
-		}
-		if (u == 0) {
-			/* Would cut C strings short; refused like %00. */
-			f->why = "an escaped NUL (\\u0000)";
-			f->at = p;
-			return -1;
-		}
-		if (u >= 0xdc00 && u <= 0xdfff) {
-			f->why = "an unpaired surrogate escape";
-			f->at = p;
-			return -1;
-		}
-		if (u >= 0xd800 && u <= 0xdbff) {
-			if (len - p < 12 || s[p + 6] != '\\' ||
-			    s[p + 7] != 'u' ||
-			    json_hex4(s, len, p + 8, &lo) == -1 ||
-			    lo < 0xdc00 || lo > 0xdfff) {
-				f->why = "an unpaired surrogate escape";
-				f->at = p;
-				return -1;
-			}
-			p += 12;
-		} else
-			p += 6;
-	}
-	f->why = "an unterminated string";
-	f->at = len;
-	return -1;
-}
-
-static bool
-is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-/* RFC 8259 number at s[*i]. */
-static int
-json_number(const char *s, size_t len, size_t *i, struct json_fault *f)
-{
-	size_t p = *i;
-
-	if (p < len && s[p] == '-')
-		p++;
-	if (p < len && s[p] == '0')
-		p++;
-	else if (p < len && is_digit(s[p]))
-		while (p < len && is_digit(s[p]))
-			p++;
-	else
-		goto bad;
-	if (p < len && s[p] == '.') {
-		if (++p >= len || !is_digit(s[p]))
-			goto bad;
-		while (p < len && is_digit(s[p]))
-			p++;
-	}
-	if (p < len && (s[p] == 'e' || s[p] == 'E')) {
-		p++;
-		if (p < len && (s[p] == '+' || s[p] == '-'))
-			p++;
-		if (p >= len || !is_digit(s[p]))
-			goto bad;
-		while (p < len && is_digit(s[p]))
-			p++;
-	}
-	*i = p;
-	return 0;
-bad:
-	f->why = "a malformed number";
-	f->at = *i;
-	return -1;
-}
-
-/*
- * Checks that s[0..len) is exactly one RFC 8259 JSON text nesting at
- * most max_depth arrays and objects.  json-c alone is not enough even in
- * strict mode: it takes 'single-quoted' keys, NaN, Infinity, "1." and raw
- * control characters in strings, and counts nesting differently for
- * empty and non-empty containers.  One pass, no recursion; stack holds
- * max_depth bytes.
- */
-static int
-json_check(const char *s, size_t len, int max_depth, char *stack,
-    struct json_fault *f)
-{
-	enum { VALUE, VALUE_OR_CLOSE, KEY, KEY_OR_CLOSE, COLON, NEXT } state;
-	size_t i = 0;
-	int depth = 0;
-
-	memset(f, 0, sizeof(*f));
-	state = VALUE;
-	for (;;) {
-		while (i < len && json_ws(s[i]))
-			i++;
-		if (i == len) {
-			if (depth == 0 && state == NEXT)
-				return 0;
-			f->why = "unexpected end of data";
-			f->at = i;
-			return -1;
-		}
-		switch (state) {
-		case VALUE_OR_CLOSE:
-			if (s[i] == ']')
-				goto close;
-			/* FALLTHROUGH */
-		case VALUE:
-			switch (s[i]) {
-			case '{':
-			case '[':
-				if (depth >= max_depth) {
-					f->why = "nesting too deep";
-					f->at = i;
-					f->too_deep = true;
-					return -1;
-				}
-				stack[depth++] = s[i];
-				state = s[i] == '{' ? KEY_OR_CLOSE :
-				    VALUE_OR_CLOSE;
-				i++;
-				continue;
-			case '"':
-				if (json_string(s, len, &i, f) == -1)
-					return -1;
-				break;
-			case 't':
-			case 'f':
-			case 'n': {
-				const char *word = s[i] == 't' ? "true" :
-				    s[i] == 'f' ? "false" : "null";
-				size_t n = strlen(word);
-
-				if (len - i < n || memcmp(s + i, word, n) != 0) {
-					f->why = "an unknown literal";
-					f->at = i;
-					return -1;
-				}
-				i += n;
-				break;
-			}
-			default:
-				if (s[i] != '-' && !is_digit(s[i])) {
-					f->why = "an unexpected character";
-					f->at = i;
-					return -1;
-				}
-				if (json_number(s, len, &i, f) == -1)
-					return -1;
-				break;
-			}
-			state = NEXT;
-			continue;
-		case KEY_OR_CLOSE:
-			if (s[i] == '}')
-				goto close;
-			/* FALLTHROUGH */
-		case KEY:
-			if (s[i] != '"') {
-				f->why = "a member name that is not a string";
-				f->at = i;
-				return -1;
-			}
-			if (json_string(s, len, &i, f) == -1)
-				return -1;
-			state = COLON;
-			continue;
-		case COLON:
-			if (s[i] != ':') {
-				f->why = "a missing ':'";
-				f->at = i;
-				return -1;
-			}
-			i++;
-			state = VALUE;
-			continue;
-		case NEXT:
-			if (depth == 0) {
-				f->why = "trailing data after the JSON value";
-				f->at = i;
-				return -1;
-			}
-			if (s[i] == ',') {
-				i++;
-				state = stack[depth - 1] == '{' ? KEY : VALUE;
-				continue;
-			}
-			if ((s[i] == ']' && stack[depth - 1] == '[') ||
-			    (s[i] == '}' && stack[depth - 1] == '{'))
-				goto close;
-			f->why = "an unexpected character";
-			f->at = i;
-			return -1;
-		}
-		continue;
-close:
-		depth--;
-		i++;
-		state = NEXT;
-	}
-}
-
-/* One tokener per process, reused: no malloc for it per request. */
-static json_tokener *
-json_tokener_get(int depth)
-{
-	static json_tokener *tok;
-	static int tok_depth;
-
-	if (tok != NULL && tok_depth != depth) {
-		json_tokener_free(tok);
-		tok = NULL;
-	}
-	if (tok == NULL) {
-		if ((tok = json_tokener_new_ex(depth)) == NULL)
-			return NULL;
-		tok_depth = depth;
-		json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-	}
-	json_tokener_reset(tok);
-	return tok;
 }
 
 static int
 parse_json_body(bh_request *req)
 {
-	struct json_fault fault;
-	json_tokener *tok;
-	json_object *obj;
-	enum json_tokener_error err;
-	int max_depth = bh_cfg.json_max_depth;
+	struct bh_json_fault fault;
 
-	/* config.c allows 1..256; stay sane if a caller set it directly. */
-	if (max_depth < 1)
-		max_depth = 1;
-	if (max_depth > BH_JSON_DEPTH_CAP)
-		max_depth = BH_JSON_DEPTH_CAP;
-
-	if (!bh_utf8_valid(req->body, req->body_len)) {
-		bh_problem(req, 400, BH_PROBLEM_MALFORMED_BODY, NULL,
-		    "the JSON body is not valid UTF-8");
+	if (bh_json_parse(req->pool, req->body, req->body_len,
+	    bh_cfg.json_max_depth, &req->json, &fault) == -1) {
+		json_refused(req, &fault);
 		return -1;
 	}
-	if (req->body_len >= INT_MAX) {
-		bh_problem(req, 413, BH_PROBLEM_PAYLOAD_TOO_LARGE, NULL,
-		    "the JSON body is too large");
-		return -1;
-	}
-	if (json_check(req->body, req->body_len, max_depth,
-	    bh_palloc(req->pool, (size_t)max_depth), &fault) == -1) {
-		if (fault.too_deep)
-			bh_problem(req, 400, BH_PROBLEM_MALFORMED_BODY, NULL,
-			    "the JSON body nests arrays and objects deeper "
-			    "than the limit of %d", max_depth);
-		else
-			bh_problem(req, 400, BH_PROBLEM_MALFORMED_BODY, NULL,
-			    "the body is not valid JSON: %s at byte %zu",
-			    fault.why, fault.at);
-		return -1;
-	}
-	/* json-c counts a scalar inside the deepest container as one more
-	 * level. */
-	if ((tok = json_tokener_get(max_depth + 1)) == NULL) {
-		bh_problem(req, 500, BH_PROBLEM_INTERNAL, NULL,
-		    "could not allocate a JSON parser");
-		return -1;
-	}
-	obj = json_tokener_parse_ex(tok, req->body, (int)req->body_len);
-	err = json_tokener_get_error(tok);
-	if (err == json_tokener_continue) {
-		/* A bare number or literal at the very end needs to see the
-		 * end of input to finish. */
-		obj = json_tokener_parse_ex(tok, "", 1);
-		err = json_tokener_get_error(tok);
-	}
-	if (err != json_tokener_success) {
-		/* json_check let it through: json-c disagrees. */
-		json_object_put(obj);
-		bh_problem(req, 400, BH_PROBLEM_MALFORMED_BODY, NULL,
-		    "the body is not valid JSON: %s",
-		    json_tokener_error_desc(err));
-		return -1;
-	}
-	if (obj != NULL)
-		bh_pool_defer(req->pool, json_put, obj);
-	req->json = obj;
 	return 0;
 }
 
@@ -974,7 +668,7 @@ bh_request_parse_body(bh_request *req)
 	if (req->body == NULL || req->body_len == 0 ||
 	    req->content_type == NULL)
 		return 0;
-	if (is_json_type(req->content_type))
+	if (bh_is_json_type(req->content_type))
 		return parse_json_body(req);
 	if (strcmp(req->content_type,
 	    "application/x-www-form-urlencoded") == 0) {

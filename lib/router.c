@@ -1,7 +1,7 @@
 /*
  * router.c - from a parsed request to a handler: the built-in /health and
- * /ready, then the service's route table, then body parsing and parameter
- * validation, then the handler.
+ * /ready, then the service's route table, then access (bearer token and
+ * scopes), then body parsing and parameter validation, then the handler.
  *
  * Matching runs for every request, so it allocates nothing until a route
  * is chosen: the path is split once into (pointer, length) segments on the
@@ -358,6 +358,15 @@ bh_dispatch(const bh_service *svc, bh_request *req)
 	}
 
 	req->route = best;
+	/*
+	 * Access first: a caller without the right token learns nothing
+	 * about the route's parameters or body rules.  An undeclared route
+	 * (bh_main refuses to serve one) is never public.
+	 */
+	if (best->access != BH_PUBLIC &&
+	    bh_authorize(req, NULL, best->access == BH_TOKEN ?
+	    best->scopes : NULL) == -1)
+		return;
 	if (bind_path_params(req, best, segs) == -1)
 		return;
 	if (req->body_len > 0 && bh_request_parse_body(req) == -1)

@@ -62,26 +62,60 @@ enum { FLAG_LISTEN, FLAG_WORKERS, FLAG_MAX_REQUESTS, FLAG_SOCKET_MODE,
 struct options {
 	bool migrate;
 	struct flag flags[NFLAGS];
+	/* a command of the service's table, with its arguments (argv[0] is
+	 * its name) */
+	const bh_command *command;
+	int command_argc;
+	char **command_argv;
 };
 
 static const char *progname(const bh_service *svc);
+
+/* Prints each line of a command's usage, prefixed. */
+static void
+print_command_usage(FILE *out, const char *prefix, const bh_command *cmd)
+{
+	const char *line = cmd->usage != NULL ? cmd->usage : cmd->name, *nl;
+
+	do {
+		nl = strchr(line, '\n');
+		fprintf(out, "%s%.*s\n", prefix,
+		    (int)(nl != NULL ? (size_t)(nl - line) : strlen(line)), line);
+		line = nl != NULL ? nl + 1 : NULL;
+	} while (line != NULL && *line != '\0');
+}
 
 static void
 usage(const bh_service *svc, FILE *out)
 {
 	const char *p = progname(svc), *s = svc->name;
+	const bh_command *cmd;
+	char prefix[80];
 
 	fprintf(out,
 "usage: %s [serve] [--listen ADDR] [--workers N] [--max-requests N]\n"
 "       %*s [--socket-mode MODE]\n"
-"       %s migrate\n"
+"       %s migrate\n",
+	    p, (int)strlen(p), "", p);
+	if (svc->commands != NULL && svc->commands[0].name != NULL)
+		fprintf(out, "       %s COMMAND [ARGS...]\n", p);
+	fprintf(out,
 "       %s --help | --version\n"
 "\n"
 "The bellhop %s service, a FastCGI program.\n"
 "\n"
 "Commands:\n"
 "  serve    serve FastCGI requests (the default)\n"
-"  migrate  apply the SQL migrations in $BH_SQL_DIR/%s/ and exit\n"
+"  migrate  apply the SQL migrations in $BH_SQL_DIR/%s/ and exit\n",
+	    p, s, s);
+	snprintf(prefix, sizeof(prefix), "  %s ", p);
+	for (cmd = svc->commands; cmd != NULL && cmd->name != NULL; cmd++)
+		print_command_usage(out, prefix, cmd);
+	if (svc->commands != NULL && svc->commands[0].name != NULL)
+		fprintf(out, "  The other commands run once with the settings "
+		    "below and exit: 0 done,\n  1 failed, 2 bad usage.  Serve "
+		    "options are not accepted with them.\n");
+	fprintf(out,
 "\n"
 "Serve options (each overrides the BH_ variable named):\n"
 "  --listen ADDR        unix:/path or HOST:PORT to listen on, with a\n"
@@ -111,11 +145,30 @@ usage(const bh_service *svc, FILE *out)
 "  BH_DB_STATEMENT_TIMEOUT  milliseconds, 1-3600000, default 5000\n"
 "  BH_RETRY_AFTER           Retry-After seconds in 503s, 1-3600, default 2\n"
 "  BH_LISTEN, BH_WORKERS, BH_MAX_REQUESTS, BH_SOCKET_MODE  as the options\n"
+"  BH_PUBLIC_URL            the front end's URL, http(s), no trailing\n"
+"                           slash, default http://127.0.0.1:8080\n"
+"  BH_AUTH_ISSUER           token issuer, default $BH_PUBLIC_URL/auth\n"
+"  BH_AUTH_JWKS_URL         default $BH_AUTH_ISSUER/.well-known/jwks.json\n"
+"  BH_AUTH_TOKEN_URL        default $BH_AUTH_ISSUER/oauth/token\n"
+"  BH_AUDIENCE              audience of accepted tokens, default %s\n"
+"  BH_CLIENT_ID             this service's OAuth2 client, default %s\n"
+"  BH_CLIENT_SECRET(_FILE)  its secret, or a file holding it (not both)\n"
+"  BH_TOKEN_LEEWAY          clock skew allowed on tokens, seconds, 0-300,\n"
+"                           default 30\n"
+"  BH_JWKS_COOLDOWN         least seconds between key refetches for an\n"
+"                           unknown key id, 1-3600, default 30\n"
+"  BH_HTTP_CONNECT_TIMEOUT  outbound calls, milliseconds, 10-60000,\n"
+"                           default 1000\n"
+"  BH_HTTP_TIMEOUT          whole outbound call, milliseconds,\n"
+"                           10-300000, default 5000\n"
+"  BH_HTTP_RETRIES          retries of idempotent calls, 0-10, default 2\n"
+"  BH_<SERVICE>_URL         another service's base URL, default\n"
+"                           $BH_PUBLIC_URL/<service>\n"
 "\n"
 "Signals: SIGTERM, SIGINT or SIGQUIT stop gracefully (requests in flight\n"
 "finish); SIGHUP starts fresh workers and retires the old ones gracefully.\n"
 "Logs are JSON lines on stderr.  See docs/configuration.md.\n",
-	    p, (int)strlen(p), "", p, p, s, s, s, BH_DEFAULT_SQL_DIR, s);
+	    s, BH_DEFAULT_SQL_DIR, s, s, s);
 }
 
 static const char *
@@ -136,6 +189,17 @@ usage_error(const bh_service *svc, const char *what, const char *arg)
 	return EXIT_USAGE;
 }
 
+static const bh_command *
+find_command(const bh_service *svc, const char *name)
+{
+	const bh_command *cmd;
+
+	for (cmd = svc->commands; cmd != NULL && cmd->name != NULL; cmd++)
+		if (strcmp(cmd->name, name) == 0)
+			return cmd;
+	return NULL;
+}
+
 /* Fills opt from argv.  Returns -1 to go on, else the exit status (after
  * --help, --version or a usage error). */
 static int
@@ -148,22 +212,36 @@ parse_args(const bh_service *svc, int argc, char **argv, struct options *opt)
 		    NULL },
 		[FLAG_SOCKET_MODE] = { "--socket-mode", "BH_SOCKET_MODE", NULL },
 	};
+	const bh_command *cmd;
 	const char *arg, *eq, *value;
+	char prefix[80];
 	size_t i, namelen;
 	bool command_seen = false, any_flag = false;
-	int a;
+	int a, end;
 
 	memset(opt, 0, sizeof(*opt));
 	memcpy(opt->flags, known, sizeof(known));
-	/* --help and --version win wherever they are. */
+	/*
+	 * --help and --version win wherever they are, up to the name of a
+	 * service command: what follows it is the command's own.  There
+	 * --help prints the command's usage.
+	 */
+	for (end = 1; end < argc && find_command(svc, argv[end]) == NULL; end++)
+		;
 	for (a = 1; a < argc; a++) {
-		if (strcmp(argv[a], "--help") == 0 ||
-		    strcmp(argv[a], "-h") == 0) {
+		if (strcmp(argv[a], "--help") != 0 &&
+		    strcmp(argv[a], "-h") != 0)
+			continue;
+		if (a < end || (cmd = find_command(svc, argv[end])) == NULL) {
 			usage(svc, stdout);
 			return 0;
 		}
+		snprintf(prefix, sizeof(prefix), "  %s ", progname(svc));
+		printf("usage:\n");
+		print_command_usage(stdout, prefix, cmd);
+		return 0;
 	}
-	for (a = 1; a < argc; a++) {
+	for (a = 1; a < end; a++) {
 		if (strcmp(argv[a], "--version") == 0) {
 			printf("%s %s\n", progname(svc), PACKAGE_VERSION);
 			return 0;
@@ -173,13 +251,25 @@ parse_args(const bh_service *svc, int argc, char **argv, struct options *opt)
 	for (a = 1; a < argc; a++) {
 		arg = argv[a];
 		if (arg[0] != '-') {
+			if (!command_seen && any_flag &&
+			    find_command(svc, arg) != NULL) {
+				fprintf(stderr, "%s: %s takes no serve option "
+				    "(try '%s --help')\n", progname(svc), arg,
+				    progname(svc));
+				return EXIT_USAGE;
+			}
 			if (command_seen || any_flag)
 				return usage_error(svc, "unexpected argument",
 				    arg);
 			command_seen = true;
 			if (strcmp(arg, "migrate") == 0)
 				opt->migrate = true;
-			else if (strcmp(arg, "serve") != 0)
+			else if ((cmd = find_command(svc, arg)) != NULL) {
+				opt->command = cmd;
+				opt->command_argc = argc - a;
+				opt->command_argv = argv + a;
+				return -1;
+			} else if (strcmp(arg, "serve") != 0)
 				return usage_error(svc, "unknown command", arg);
 			continue;
 		}
@@ -716,6 +806,61 @@ run_pool(struct pool *p)
 
 /* ------------------------------------------------------------- main */
 
+/* "GET|POST" for a route's methods, into buf. */
+static const char *
+method_names(unsigned methods, char *buf, size_t size)
+{
+	static const struct {
+		unsigned bit;
+		const char *name;
+	} names[] = {
+		{ BH_GET, "GET" }, { BH_HEAD, "HEAD" }, { BH_POST, "POST" },
+		{ BH_PUT, "PUT" }, { BH_PATCH, "PATCH" },
+		{ BH_DELETE, "DELETE" }, { BH_OPTIONS, "OPTIONS" },
+	};
+	size_t i, len = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if ((methods & names[i].bit) && len < size)
+			len += (size_t)snprintf(buf + len, size - len, "%s%s",
+			    len > 0 ? "|" : "", names[i].name);
+	return buf;
+}
+
+/*
+ * Every route must say who may call it: a forgotten declaration must stop
+ * the service at start rather than serve a protected resource openly (or,
+ * as bh_dispatch would, lock out a public one).  Returns 0, or -1 after
+ * naming the first bad route on stderr.
+ */
+static int
+check_routes(const bh_service *svc)
+{
+	const bh_route *r;
+	const char *why;
+	char methods[64];
+
+	for (r = svc->routes; r != NULL && r->pattern != NULL; r++) {
+		if (r->access == BH_ACCESS_UNDECLARED)
+			why = "declares no access: set .access to BH_PUBLIC "
+			    "or BH_TOKEN";
+		else if (r->access == BH_PUBLIC && r->scopes != NULL &&
+		    r->scopes[0] != '\0')
+			why = "is BH_PUBLIC but lists scopes: make it BH_TOKEN "
+			    "or drop the scopes";
+		else if (r->access != BH_PUBLIC && r->access != BH_TOKEN)
+			why = "has an unknown access value";
+		else
+			continue;
+		fprintf(stderr, "%s: route %s %s %s\n", progname(svc),
+		    method_names(r->methods, methods, sizeof(methods)),
+		    r->pattern, why);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 serve(const bh_service *svc, bool workers_given)
 {
@@ -790,6 +935,25 @@ bh_main(const bh_service *svc, int argc, char **argv)
 		}
 	}
 
+	if (svc->configure != NULL) {
+		err = NULL;
+		if (svc->configure(&err) == -1) {
+			fprintf(stderr, "%s: %s\n", progname(svc),
+			    err != NULL ? err : "invalid settings");
+			return EXIT_USAGE;
+		}
+	}
+
+	if (opt.command != NULL) {
+		if (opt.command->run == NULL) {
+			fprintf(stderr, "%s: %s is not available\n",
+			    progname(svc), opt.command->name);
+			return EXIT_USAGE;
+		}
+		rc = opt.command->run(opt.command_argc, opt.command_argv);
+		fflush(stdout);
+		return rc;
+	}
 	if (opt.migrate) {
 		if (!svc->uses_db) {
 			fprintf(stderr, "%s: the %s service has no database "
@@ -799,5 +963,7 @@ bh_main(const bh_service *svc, int argc, char **argv)
 		return bh_migrate(bh_cfg.database_url, bh_cfg.sql_dir,
 		    svc->name) == 0 ? 0 : 1;
 	}
+	if (check_routes(svc) == -1)
+		return EXIT_USAGE;
 	return serve(svc, opt.flags[FLAG_WORKERS].value != NULL);
 }

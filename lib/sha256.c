@@ -138,8 +138,8 @@ bh_sha256(const void *data, size_t len, uint8_t out[BH_SHA256_LEN])
 }
 
 void
-bh_sha256_hex(const uint8_t digest[BH_SHA256_LEN],
-	      char out[BH_SHA256_HEX_LEN + 1])
+bh_sha256_digest_hex(const uint8_t digest[BH_SHA256_LEN],
+		     char out[BH_SHA256_HEX_LEN + 1])
 {
 	static const char hex[] = "0123456789abcdef";
 	int i;

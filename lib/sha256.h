@@ -26,7 +26,7 @@ void bh_sha256_final(bh_sha256_ctx *ctx, uint8_t out[BH_SHA256_LEN]);
 /* The digest of data[0..len) into out. */
 void bh_sha256(const void *data, size_t len, uint8_t out[BH_SHA256_LEN]);
 /* Lower-case hex of digest into out, NUL-terminated. */
-void bh_sha256_hex(const uint8_t digest[BH_SHA256_LEN],
-		   char out[BH_SHA256_HEX_LEN + 1]);
+void bh_sha256_digest_hex(const uint8_t digest[BH_SHA256_LEN],
+			  char out[BH_SHA256_HEX_LEN + 1]);
 
 #endif

@@ -83,10 +83,8 @@ parse_int64(const char *s, size_t len, int64_t *out)
 	return true;
 }
 
-/* Number of characters in valid UTF-8 s: bytes that do not continue a
- * sequence. */
-static size_t
-utf8_chars(const char *s, size_t len)
+size_t
+bh_utf8_length(const char *s, size_t len)
 {
 	size_t i, n = 0;
 
@@ -96,15 +94,39 @@ utf8_chars(const char *s, size_t len)
 	return n;
 }
 
-static bool
-has_control_chars(const char *s, size_t len)
+bool
+bh_text_valid(const char *s, size_t len, bool multiline)
 {
+	unsigned char c;
 	size_t i;
 
-	for (i = 0; i < len; i++)
-		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] == 0x7f)
-			return true;
-	return false;
+	for (i = 0; i < len; i++) {
+		c = (unsigned char)s[i];
+		if (multiline && (c == '\n' || c == '\t'))
+			continue;
+		if (c < 0x20 || c == 0x7f)
+			return false;
+	}
+	return bh_utf8_valid(s, len);
+}
+
+/* Names longer than this many characters are cut in messages. */
+#define NAME_SHOWN_MAX 64
+
+const char *
+bh_name_shown(bh_pool *pool, const char *name, size_t len)
+{
+	size_t cut, chars = 0;
+
+	if (len == 0 || !bh_text_valid(name, len, false))
+		return NULL;
+	for (cut = 0; cut < len; cut++)
+		if (((unsigned char)name[cut] & 0xc0) != 0x80 &&
+		    chars++ == NAME_SHOWN_MAX)
+			break;
+	if (cut == len)
+		return bh_pstrndup(pool, name, len);
+	return bh_psprintf(pool, "%.*s...", (int)cut, name);
 }
 
 /* Sets the 400 "<name> <what>" and returns -1. */
@@ -154,11 +176,11 @@ check_string(bh_request *req, const bh_param *p, const char *s, size_t len)
 	int64_t min, max;
 	size_t chars;
 
-	if (!bh_utf8_valid(s, len) || has_control_chars(s, len))
+	if (!bh_text_valid(s, len, false))
 		return fail(req, p,
 		    "must be UTF-8 text without control characters");
 	string_bounds(p, &min, &max);
-	chars = utf8_chars(s, len);
+	chars = bh_utf8_length(s, len);
 	if ((int64_t)chars < min || (int64_t)chars > max) {
 		bh_problem(req, 400, BH_PROBLEM_INVALID_PARAMETER, p->name,
 		    "%s must be between %" PRId64 " and %" PRId64
@@ -273,24 +295,12 @@ from_json(bh_request *req, const bh_param *p, json_object *j, bh_value *v)
 	return fail(req, p, "has an unknown type");
 }
 
-/* Mirrors request.c: application/json and any "+json" type are JSON. */
-static bool
-is_json_type(const char *ct)
-{
-	size_t n;
-
-	if (strcmp(ct, "application/json") == 0)
-		return true;
-	n = strlen(ct);
-	return n > 5 && strcmp(ct + n - 5, "+json") == 0;
-}
-
 static enum body_kind
 body_kind(const bh_request *req)
 {
 	const char *ct = req->content_type;
 
-	if (req->json != NULL || (ct != NULL && is_json_type(ct)))
+	if (req->json != NULL || (ct != NULL && bh_is_json_type(ct)))
 		return BODY_JSON;
 	if (req->form.n > 0 || (ct != NULL &&
 	    strcmp(ct, "application/x-www-form-urlencoded") == 0))
@@ -298,7 +308,56 @@ body_kind(const bh_request *req)
 	return BODY_NONE;
 }
 
-/* Checks once that the body can carry the route's body parameters. */
+static bool
+declared_in_body(const bh_param *params, const char *name)
+{
+	const bh_param *p;
+
+	for (p = params; p->name != NULL; p++)
+		if (p->src == BH_BODY && strcmp(p->name, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Refuses the first member of a JSON object body that the route does not
+ * declare: a misspelt name ("emial") is never dropped silently, and
+ * nothing reaches the handler unchecked.  Form bodies are left alone:
+ * OAuth 2.0 (RFC 6749 section 3.1) says unknown form parameters are
+ * ignored.
+ */
+static int
+refuse_unknown_members(bh_request *req, const bh_param *params)
+{
+	const bh_param *p;
+	const char *shown;
+	bh_buf known;
+
+	json_object_object_foreach(req->json, key, val) {
+		(void)val;
+		if (declared_in_body(params, key))
+			continue;
+		bh_buf_init(&known, req->pool);
+		for (p = params; p->name != NULL; p++)
+			if (p->src == BH_BODY)
+				bh_buf_printf(&known, "%s%s", known.len > 0 ?
+				    ", " : "", p->name);
+		if ((shown = bh_name_shown(req->pool, key, strlen(key))) ==
+		    NULL)
+			bh_problem(req, 400, BH_PROBLEM_INVALID_PARAMETER,
+			    NULL, "the body has an unknown member (its name is "
+			    "not shown); the members are: %s", known.data);
+		else
+			bh_problem(req, 400, BH_PROBLEM_INVALID_PARAMETER,
+			    shown, "%s is not a known member; the members "
+			    "are: %s", shown, known.data);
+		return -1;
+	}
+	return 0;
+}
+
+/* Checks once that the body can carry the route's body parameters, and
+ * holds no member the route does not declare. */
 static int
 check_body(bh_request *req, const bh_param *params)
 {
@@ -322,6 +381,8 @@ check_body(bh_request *req, const bh_param *params)
 			    "the request body must be a JSON object");
 			return -1;
 		}
+		if (req->json != NULL)
+			return refuse_unknown_members(req, params);
 		return 0;
 	case BODY_FORM:
 		return 0;
@@ -355,8 +416,8 @@ kv_find(const bh_kvlist *list, const char *name, struct raw *first)
 }
 
 /* Finds p's raw value; returns how many times it was given (a JSON
- * member counts once: json-c keeps only the last of repeated keys, and a
- * member set to null counts as absent). */
+ * member counts once: request.c refuses a name given twice, and a member
+ * set to null counts as absent). */
 static size_t
 lookup(const bh_request *req, const bh_param *p, struct raw *raw)
 {

@@ -3,10 +3,10 @@
  * paged) and GET /search/hotels/{id} (one hotel with its room types).
  *
  * Each request is one round trip: a call of search_hotels(),
- * hotels_in_city() or hotel_detail() (sql/search/001_catalogue.sql),
- * prepared once per connection by bh_db_query.  The SQL does the
- * matching, filtering, sorting and counting; this file shapes the rows
- * into JSON.
+ * hotels_in_city() or hotel_detail() (sql/search/001_catalogue.sql, as
+ * redefined by 002_catalogue_writes.sql to skip deleted rows), prepared
+ * once per connection by bh_db_query.  The SQL does the matching,
+ * filtering, sorting and counting; this file shapes the rows into JSON.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -126,7 +126,12 @@ enum {
  * newer one replacing an older) for CITY_MEMO_TTL and then only asks
  * hotels_in_city().  A city deleted meanwhile is noticed (no row) and
  * looked up again; a closer city added meanwhile wins within the TTL, as
- * the Cache-Control of the answers already allows.
+ * the Cache-Control of the answers already allows.  Catalogue writes
+ * (catalog.c) need not forget anything: they never add, rename or remove
+ * a city, and the hotels themselves are always read afresh.  The one
+ * thing a write can shift is which of two cities of the same name (Paris,
+ * France and Paris, Texas) has more hotels and so wins the name; each
+ * worker sees that within the TTL.
  */
 #define CITY_MEMO_SIZE 512
 #define CITY_MEMO_TTL (60 * UINT64_C(1000000)) /* microseconds */
@@ -309,18 +314,18 @@ const bh_param hotel_detail_params[] = {
 	{ NULL, 0, 0, false, 0, 0, NULL, NULL }
 };
 
-static const char hotel_detail_sql[] =
+const char search_hotel_detail_sql[] =
 	"SELECT id, name, city_id, city, country, country_code, address,"
 	" stars, rating, description, currency, lat, lon, room_type_id,"
-	" room_type, capacity, nightly_rate, rooms"
+	" room_type, capacity, nightly_rate, rooms, email"
 	" FROM hotel_detail($1)";
 
-/* Columns of hotel_detail_sql, in order. */
+/* Columns of search_hotel_detail_sql, in order. */
 enum {
 	HD_ID, HD_NAME, HD_CITY_ID, HD_CITY, HD_COUNTRY, HD_COUNTRY_CODE,
 	HD_ADDRESS, HD_STARS, HD_RATING, HD_DESCRIPTION, HD_CURRENCY,
 	HD_LAT, HD_LON, HD_ROOM_TYPE_ID, HD_ROOM_TYPE, HD_CAPACITY,
-	HD_NIGHTLY_RATE, HD_ROOMS
+	HD_NIGHTLY_RATE, HD_ROOMS, HD_EMAIL
 };
 
 static json_object *
@@ -338,20 +343,11 @@ room_type(const PGresult *res, int row)
 	return rt;
 }
 
-int
-hotel_detail(bh_request *req)
+json_object *
+search_hotel_json(bh_request *req, const PGresult *res)
 {
-	const char *params[1];
 	json_object *hotel, *types;
-	PGresult *res;
-	int row, rows;
-
-	params[0] = search_int_text(req, "id");
-	if ((res = bh_db_query(req, hotel_detail_sql, 1, params)) == NULL)
-		return req->status;
-	if ((rows = PQntuples(res)) == 0)
-		return bh_problem(req, 404, BH_PROBLEM_NOT_FOUND, NULL,
-		    "there is no hotel with id %s", params[0]);
+	int row, rows = PQntuples(res);
 
 	hotel = search_json_object(req);
 	search_add_col(hotel, "id", res, 0, HD_ID, SEARCH_INT);
@@ -362,6 +358,7 @@ hotel_detail(bh_request *req)
 	search_add_col(hotel, "country_code", res, 0, HD_COUNTRY_CODE,
 	    SEARCH_TEXT);
 	search_add_col(hotel, "address", res, 0, HD_ADDRESS, SEARCH_TEXT);
+	search_add_col(hotel, "email", res, 0, HD_EMAIL, SEARCH_TEXT);
 	search_add_col(hotel, "stars", res, 0, HD_STARS, SEARCH_INT);
 	search_add_col(hotel, "rating", res, 0, HD_RATING, SEARCH_NUMBER);
 	search_add_col(hotel, "description", res, 0, HD_DESCRIPTION,
@@ -375,6 +372,22 @@ hotel_detail(bh_request *req)
 	for (row = 0; row < rows; row++)
 		if (!PQgetisnull(res, row, HD_ROOM_TYPE_ID))
 			json_object_array_add(types, room_type(res, row));
+	return hotel;
+}
+
+int
+hotel_detail(bh_request *req)
+{
+	const char *params[1];
+	PGresult *res;
+
+	params[0] = search_int_text(req, "id");
+	if ((res = bh_db_query(req, search_hotel_detail_sql, 1, params)) ==
+	    NULL)
+		return req->status;
+	if (PQntuples(res) == 0)
+		return bh_problem(req, 404, BH_PROBLEM_NOT_FOUND, NULL,
+		    "there is no hotel with id %s", params[0]);
 	search_cacheable(req);
-	return bh_send_json(req, 200, hotel);
+	return bh_send_json(req, 200, search_hotel_json(req, res));
 }

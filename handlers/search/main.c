@@ -1,15 +1,53 @@
 /*
- * main.c - bellhop-search, the hotel catalogue's read side: its routes,
- * relative to the base path (/search by default).  /health and /ready
- * come with the runtime.
+ * main.c - bellhop-search, the hotel catalogue: its routes, relative to
+ * the base path (/search by default).  /health and /ready come with the
+ * runtime.
+ *
+ * Reading the catalogue is public.  Writing it takes a token for this
+ * service (audience "search") with the scope catalog:write, which the
+ * client catalog-admin has: operators and tests.  The rooms themselves
+ * (their ids and numbers) are the operators' view and need the same scope.
  */
 #include "search.h"
 
+/* The scope every catalogue write needs. */
+#define CATALOG_WRITE "catalog:write"
+
 static const bh_route routes[] = {
-	{ BH_GET, "/hotels", search_hotels, search_hotels_params },
-	{ BH_GET, "/hotels/{id:int}", hotel_detail, hotel_detail_params },
-	{ BH_GET, "/cities", search_cities, search_cities_params },
-	{ 0, NULL, NULL, NULL }
+	{ BH_GET, "/hotels",
+	  search_hotels, search_hotels_params, BH_PUBLIC, NULL },
+	{ BH_POST, "/hotels",
+	  catalog_hotel_create, NULL, BH_TOKEN, CATALOG_WRITE },
+	{ BH_GET, "/hotels/{id:int}",
+	  hotel_detail, hotel_detail_params, BH_PUBLIC, NULL },
+	{ BH_PUT, "/hotels/{id:int}",
+	  catalog_hotel_replace, catalog_hotel_params,
+	  BH_TOKEN, CATALOG_WRITE },
+	{ BH_DELETE, "/hotels/{id:int}",
+	  catalog_hotel_delete, catalog_hotel_params, BH_TOKEN, CATALOG_WRITE },
+	{ BH_POST, "/hotels/{id:int}/room-types",
+	  catalog_room_type_create, catalog_hotel_params,
+	  BH_TOKEN, CATALOG_WRITE },
+	{ BH_GET, "/hotels/{id:int}/room-types/{type_id:int}",
+	  catalog_room_type_get, catalog_room_type_params, BH_PUBLIC, NULL },
+	{ BH_PUT, "/hotels/{id:int}/room-types/{type_id:int}",
+	  catalog_room_type_replace, catalog_room_type_params,
+	  BH_TOKEN, CATALOG_WRITE },
+	{ BH_DELETE, "/hotels/{id:int}/room-types/{type_id:int}",
+	  catalog_room_type_delete, catalog_room_type_params,
+	  BH_TOKEN, CATALOG_WRITE },
+	{ BH_POST, "/hotels/{id:int}/room-types/{type_id:int}/rooms",
+	  catalog_room_create, catalog_room_type_params,
+	  BH_TOKEN, CATALOG_WRITE },
+	{ BH_GET, "/hotels/{id:int}/rooms",
+	  catalog_rooms_list, catalog_hotel_params, BH_TOKEN, CATALOG_WRITE },
+	{ BH_GET, "/hotels/{id:int}/rooms/{room_id:int}",
+	  catalog_room_get, catalog_room_params, BH_TOKEN, CATALOG_WRITE },
+	{ BH_DELETE, "/hotels/{id:int}/rooms/{room_id:int}",
+	  catalog_room_delete, catalog_room_params, BH_TOKEN, CATALOG_WRITE },
+	{ BH_GET, "/cities",
+	  search_cities, search_cities_params, BH_PUBLIC, NULL },
+	{ 0, NULL, NULL, NULL, 0, NULL }
 };
 
 static const bh_service service = {

@@ -1,9 +1,11 @@
 /*
- * search.h - the search service: the hotel catalogue's read side.
+ * search.h - the search service: the hotel catalogue.
  *
- * Each handler runs one statement, a call of a SQL function created by
- * sql/search/001_catalogue.sql (search_hotels, hotel_detail,
- * search_cities), and turns its rows into JSON with json-c.
+ * Each read handler runs one statement, a call of a SQL function created
+ * by sql/search/ (search_hotels, hotel_detail, search_cities,
+ * room_type_detail), and turns its rows into JSON with json-c.  The write
+ * handlers (catalog.c, scope catalog:write) run each write in one
+ * transaction.
  */
 #ifndef SEARCH_H
 #define SEARCH_H
@@ -15,6 +17,29 @@ extern const bh_param search_hotels_params[];
 extern const bh_param hotel_detail_params[];
 int search_hotels(bh_request *req);
 int hotel_detail(bh_request *req);
+
+/* hotels.c: the hotel_detail() statement ($1 = the hotel's id)... */
+extern const char search_hotel_detail_sql[];
+/* ...and its rows (at least one) as the JSON of GET /hotels/{id}: an
+ * object the request's pool releases. */
+json_object *search_hotel_json(bh_request *req, const PGresult *res);
+
+/* catalog.c: hotels, room types and rooms written (scope catalog:write),
+ * room types and rooms read. */
+extern const bh_param catalog_hotel_params[];     /* {id} */
+extern const bh_param catalog_room_type_params[]; /* {id}, {type_id} */
+extern const bh_param catalog_room_params[];      /* {id}, {room_id} */
+int catalog_hotel_create(bh_request *req);
+int catalog_hotel_replace(bh_request *req);
+int catalog_hotel_delete(bh_request *req);
+int catalog_room_type_get(bh_request *req);
+int catalog_room_type_create(bh_request *req);
+int catalog_room_type_replace(bh_request *req);
+int catalog_room_type_delete(bh_request *req);
+int catalog_rooms_list(bh_request *req);
+int catalog_room_create(bh_request *req);
+int catalog_room_get(bh_request *req);
+int catalog_room_delete(bh_request *req);
 
 /* cities.c: GET /cities */
 extern const bh_param search_cities_params[];

@@ -1,6 +1,7 @@
 -- sql/demo/search.sql - a deterministic demo catalogue for the search
--- service: 361 real cities (with their other names), 5,000 hotels, their
--- room types and about 100,000 rooms.
+-- service: 361 real cities (with their other names), 5,000 hotels (each
+-- with a contact address hotel-ID@hotels.bellhop.test), their room types
+-- and about 100,000 rooms.
 --
 -- Load it as the service role after migrating:
 --   psql -X -v ON_ERROR_STOP=1 "$(bh_pg_conninfo DIR bellhop_search)" -f sql/demo/search.sql
@@ -526,7 +527,7 @@ FROM slots
 ORDER BY ord, seq;
 
 INSERT INTO hotels (id, city_id, name, address, stars, rating, description,
-	currency, lat, lon)
+	currency, lat, lon, email)
 SELECT d.id, d.city_id, n.name, a.address, s.stars,
 	-- about one hotel in 50 has no reviews yet
 	CASE WHEN d.r_rating < 0.02 THEN NULL
@@ -550,7 +551,10 @@ SELECT d.id, d.city_id, n.name, a.address, s.stars,
 			[1 + floor(d.r_desc2 * 6)::int]),
 	k.currency,
 	round((d.lat + (d.r_lat - 0.5) * 0.06)::numeric, 5)::float8,
-	round((d.lon + (d.r_lon - 0.5) * 0.06)::numeric, 5)::float8
+	round((d.lon + (d.r_lon - 0.5) * 0.06)::numeric, 5)::float8,
+	-- reservation notices go here: a reserved domain (RFC 2606), so no
+	-- demo mail can reach anyone
+	format('hotel-%s@hotels.bellhop.test', d.id)
 FROM demo_hotels d
 JOIN demo_countries k ON k.code = d.code
 JOIN demo_streets st ON st.lang = k.lang

@@ -8,10 +8,12 @@
  * application/json.
  *
  * Invariants: what is accepted nests no deeper than the limit, holds only
- * UTF-8 strings without NUL, and re-serialised is accepted again and
- * equal; what is refused is a 400 or 413 problem that parses, and a body
- * too deep is really too deep; json-c never refuses what the runtime's
- * own RFC 8259 check let through.
+ * UTF-8 strings without NUL, has as many members in json-c's tree as
+ * member names in its text (no name given twice was dropped), and
+ * re-serialised is accepted again and equal; what is refused is a 400 or
+ * 413 problem that parses, a body too deep is really too deep, and one
+ * refused for a name given twice really has one; json-c never refuses
+ * what the runtime's own RFC 8259 check let through.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -65,14 +67,53 @@ tree_depth(json_object *obj)
 	return 0;
 }
 
-/* Depth of body by json-c alone with a generous limit, or -1 when
- * json-c does not take it. */
-static int
-depth_by_json_c(const char *body, size_t len)
+/* Members of all the objects in obj (json-c keeps one per name). */
+static size_t
+tree_members(json_object *obj)
+{
+	size_t i, n = 0;
+
+	if (json_object_is_type(obj, json_type_array))
+		for (i = 0; i < json_object_array_length(obj); i++)
+			n += tree_members(json_object_array_get_idx(obj, i));
+	else if (json_object_is_type(obj, json_type_object)) {
+		json_object_object_foreach(obj, key, val) {
+			(void)key;
+			n += 1 + tree_members(val);
+		}
+	}
+	return n;
+}
+
+/* Member names in body, a JSON text: the strings followed by ':'.  A
+ * reference apart from the runtime's scanner. */
+static size_t
+text_members(const char *body, size_t len)
+{
+	size_t i, j, n = 0;
+
+	for (i = 0; i < len; i++) {
+		if (body[i] != '"')
+			continue;
+		for (i++; i < len && body[i] != '"'; i++)
+			if (body[i] == '\\')
+				i++;
+		for (j = i + 1; j < len && strchr(" \t\r\n", body[j]) != NULL &&
+		    body[j] != '\0'; j++)
+			continue;
+		if (j < len && body[j] == ':')
+			n++;
+	}
+	return n;
+}
+
+/* Parses body with json-c alone and a generous limit; NULL when json-c
+ * does not take it (or it is the text null). */
+static json_object *
+parse_by_json_c(const char *body, size_t len)
 {
 	json_tokener *tok = json_tokener_new_ex(4096);
 	json_object *obj;
-	int depth = -1;
 
 	if (tok == NULL)
 		abort();
@@ -80,10 +121,22 @@ depth_by_json_c(const char *body, size_t len)
 	obj = json_tokener_parse_ex(tok, body, (int)len);
 	if (json_tokener_get_error(tok) == json_tokener_continue)
 		obj = json_tokener_parse_ex(tok, "", 1);
-	if (json_tokener_get_error(tok) == json_tokener_success)
-		depth = tree_depth(obj);
-	json_object_put(obj);
+	if (json_tokener_get_error(tok) != json_tokener_success) {
+		json_object_put(obj);
+		obj = NULL;
+	}
 	json_tokener_free(tok);
+	return obj;
+}
+
+/* Depth of body by json-c alone, or -1 when json-c does not take it. */
+static int
+depth_by_json_c(const char *body, size_t len)
+{
+	json_object *obj = parse_by_json_c(body, len);
+	int depth = obj != NULL ? tree_depth(obj) : -1;
+
+	json_object_put(obj);
 	return depth;
 }
 
@@ -131,11 +184,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FZ_ASSERT(strncmp(detail, "the body is not valid JSON: ", 28)
 		    != 0 || strstr(detail, " at byte ") != NULL,
 		    "json-c refused what the RFC 8259 check took: %s", detail);
-		if (strstr(detail, "deeper than the limit") != NULL) {
+		/* By their beginnings: the rest may quote the body. */
+		if (strncmp(detail, "the JSON body nests ", 20) == 0) {
 			depth = depth_by_json_c(body, len);
 			FZ_ASSERT(depth == -1 || depth > bh_cfg.json_max_depth,
 			    "refused as too deep at depth %d, limit %d",
 			    depth, bh_cfg.json_max_depth);
+		}
+		if (strncmp(detail, "the JSON body gives ", 20) == 0) {
+			obj = parse_by_json_c(body, len);
+			FZ_ASSERT(obj != NULL && tree_members(obj) <
+			    text_members(body, len),
+			    "refused a name given twice where none is: %s",
+			    detail);
+			json_object_put(obj);
 		}
 		json_object_put(problem);
 		return 0;
@@ -151,6 +213,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	depth = fz_json_check_tree(req.json);
 	FZ_ASSERT(depth <= bh_cfg.json_max_depth, "took depth %d, limit %d",
 	    depth, bh_cfg.json_max_depth);
+	FZ_ASSERT(tree_members(req.json) == text_members(body, len),
+	    "took a body giving a member name twice (%zu names, %zu kept)",
+	    text_members(body, len), tree_members(req.json));
 
 	/* Re-serialised, it must be taken again and mean the same. */
 	obj = json_object_get(req.json);

@@ -16,7 +16,8 @@
  * Invariants: no crash, leak or undefined behaviour; the status is 2xx
  * or 4xx, never 5xx; every error is a problem+json that parses; the
  * header block is well formed and Content-Length matches the body; a
- * handler sees only values that satisfy their declaration.
+ * handler sees only values that satisfy their declaration, and no JSON
+ * body member its route does not declare.
  */
 #define _GNU_SOURCE /* strcasestr */
 
@@ -95,8 +96,19 @@ static const bh_param search_params[] = {
 /* Set by h_problem: what the problem's detail must say once parsed. */
 static const char *expected_detail;
 
+/* True if params declare name as a body parameter. */
+static bool
+body_param(const bh_param *params, const char *name)
+{
+	for (; params != NULL && params->name != NULL; params++)
+		if (params->src == BH_BODY && strcmp(params->name, name) == 0)
+			return true;
+	return false;
+}
+
 /* Checks every value against its declaration: what validate.c let
- * through must be what the route asked for. */
+ * through must be what the route asked for, and a JSON body of a route
+ * with body parameters holds nothing else. */
 static void
 check_values(const bh_request *req)
 {
@@ -104,12 +116,21 @@ check_values(const bh_request *req)
 	const bh_param *p;
 	size_t i, n, chars;
 	int64_t min, max, parsed;
+	bool body_params = false;
 	char *end;
 
 	FZ_ASSERT(req->route != NULL, "a handler without a route");
 	for (n = 0; req->route->params != NULL &&
 	    req->route->params[n].name != NULL; n++)
-		continue;
+		body_params = body_params ||
+		    req->route->params[n].src == BH_BODY;
+	if (body_params && json_object_is_type(req->json, json_type_object)) {
+		json_object_object_foreach(req->json, key, val) {
+			(void)val;
+			FZ_ASSERT(body_param(req->route->params, key),
+			    "undeclared member %s reached the handler", key);
+		}
+	}
 	FZ_ASSERT(req->nvalues == n, "%zu values for %zu params",
 	    req->nvalues, n);
 	for (i = 0; i < req->nvalues; i++) {

@@ -10,8 +10,9 @@
 #
 # Sourcing it resolves BH_SRCDIR and BH_BUILDDIR (given by `make check`;
 # for a manual run, the repository holding this file and $BH_SRCDIR/build),
-# makes a private directory (VAR=$BH_TOP/var for scripts/stack, SCRATCH for
-# the test's own files), picks a free TCP port, and sets a trap that always
+# makes a private directory (VAR=$BH_TOP/var for scripts/stack, SCRATCH
+# (also BH_SCRATCH) for the test's own files), picks free TCP ports (PORT
+# for the front end, SMTP_PORT for the SMTP sink), and sets a trap that always
 # runs `scripts/stack down --var $VAR` and stops whatever else the test
 # started, whether the test ends, fails, or is interrupted.  `finish` checks
 # that down worked, left nothing running and found no sanitizer report,
@@ -427,8 +428,11 @@ pick_port() {
 }
 
 # stack_up FRONT [EXTRA ARGS...]: scripts/stack up in this test's var dir
-# with the build in BH_BUILDDIR; one check line.  Running it again restarts
-# the services (with the new extra args).  Sets BH_FRONT and BASE_URL.
+# with the build in BH_BUILDDIR, the front end on PORT and the SMTP sink on
+# SMTP_PORT; one check line.  Running it again restarts the services (with
+# the new extra args).  Sets BH_FRONT and BASE_URL.  Every BH_* variable
+# exported by the test reaches the services (export BH_SIGNIN_WINDOW=...
+# before stack_up); BH_STACK_SERVICES limits which services run.
 stack_up() {
 	local front=$1 out rc try
 	shift
@@ -440,15 +444,15 @@ stack_up() {
 		out=$BH_SCRATCH/stack-up.log
 		BASE_URL=http://127.0.0.1:$PORT
 		timeout -k 5 180 "$BH_STACK" up --var "$VAR" --port "$PORT" --front "$front" \
-			--builddir "$BH_BUILDDIR" "$@" >"$out" 2>&1
+			--smtp-port "$SMTP_PORT" --builddir "$BH_BUILDDIR" "$@" >"$out" 2>&1
 		rc=$?
 		cat "$out" >>"$BH_SCRATCH/stack-up.all.log"
 		# someone took the port between the choice and the bind: once more
 		if [ $rc -ne 0 ] && [ $try = 1 ] && grep -qi 'address already in use' "$out" &&
 			! bh_port_is_ours; then
-			note "port $PORT was taken meanwhile; trying another"
+			note "port $PORT or $SMTP_PORT was taken meanwhile; trying others"
 			"$BH_STACK" down --var "$VAR" >/dev/null 2>&1
-			PORT=$(pick_port) || break
+			bh_pick_ports || break
 			continue
 		fi
 		break
@@ -459,6 +463,80 @@ stack_up() {
 	fi
 	fail "stack up --front $front${*:+ $*} (exit $rc)" "$(tail -n 30 "$out")"
 	return 1
+}
+
+# Chooses PORT (the front end) and SMTP_PORT (the SMTP sink).
+bh_pick_ports() {
+	PORT=$(pick_port) || return 1
+	SMTP_PORT=$(pick_port) || return 1
+	while [ "$SMTP_PORT" = "$PORT" ]; do
+		SMTP_PORT=$(pick_port) || return 1
+	done
+	BASE_URL=http://127.0.0.1:$PORT
+}
+
+# ------------------------------------------------ identity, mail, commands
+
+# client_secret NAME: the secret of OAuth2 client NAME, which scripts/stack
+# registered (VAR/secrets/NAME.secret).
+client_secret() {
+	local file=$VAR/secrets/$1.secret
+	[ -s "$file" ] || { echo "harness: no secret for client $1 ($file)" >&2; return 1; }
+	head -n 1 "$file"
+}
+
+# client_token NAME [SCOPE]: prints an access token for client NAME from
+# the client_credentials grant (HTTP Basic client authentication), with
+# SCOPE if given (else all the client's scopes); on failure prints the
+# answer on stderr and returns 1.  Does not touch the RESP_* of http.
+client_token() {
+	local name=$1 scope=${2:-} secret out token
+	local -a args=(-d grant_type=client_credentials)
+	secret=$(client_secret "$name") || return 1
+	[ -n "$scope" ] && args+=(--data-urlencode "scope=$scope")
+	out=$(curl -sS -m "$BH_CURL_TIMEOUT" -u "$name:$secret" "${args[@]}" \
+		"$BASE_URL/auth/oauth/token" 2>&1)
+	token=$(jq -r '.access_token // empty' <<<"$out" 2>/dev/null)
+	if [ -z "$token" ]; then
+		echo "harness: no token for client $name${scope:+ (scope $scope)}: $out" >&2
+		return 1
+	fi
+	printf '%s\n' "$token"
+}
+
+# stack_env SVC: the settings the stack gives service SVC, NAME=value
+# lines (scripts/stack env).
+stack_env() {
+	"$BH_STACK" env "$1" --var "$VAR"
+}
+
+# service_run SVC ARGS...: runs bellhop-SVC ARGS... (a command such as
+# `bellhop-auth key rotate`, or `bellhop-notifications deliver --once`)
+# with the stack's settings for SVC, as the stack runs it: those and no
+# other BH_* variable of the test's (an exported BH_CLIENT_SECRET would
+# clash with the secret file).  Background it and `track` its pid for a
+# long-running mode.
+service_run() {
+	local svc=$1 envs name
+	shift
+	envs=$(stack_env "$svc") || return 1
+	local -a lines unset=()
+	mapfile -t lines <<<"$envs"
+	for name in $(compgen -e); do
+		[[ $name == BH_* ]] && unset+=(-u "$name")
+	done
+	env "${unset[@]}" "${lines[@]}" "$BH_BUILDDIR/handlers/$svc/bellhop-$svc" "$@"
+}
+
+# smtp_stop / smtp_start: the SMTP sink down (as a mail server that is
+# down: connections refused) and up again, on SMTP_PORT, with the same
+# VAR/mail.
+smtp_stop() {
+	"$BH_STACK" smtp stop --var "$VAR"
+}
+
+smtp_start() {
+	"$BH_STACK" smtp start --var "$VAR"
 }
 
 # True when what listens on PORT is our own front end (a restart).
@@ -691,16 +769,18 @@ frontend_checks() {
 	expect_burst "$front: 20 requests on one kept-alive connection all 200" 20 200 \
 		"/search/hotels?city=lisbon"
 
-	# request bodies go through the front end to the service
+	# request bodies go through the front end to the service (to
+	# /search/cities, a public GET-only route: POST /search/hotels is a
+	# catalogue write, which wants a token before it looks at the body)
 	expect_problem "$front: POST with a small JSON body to a GET route is a 405 problem" \
-		405 method-not-allowed POST /search/hotels -H 'Content-Type: application/json' \
+		405 method-not-allowed POST /search/cities -H 'Content-Type: application/json' \
 		--data-binary '{"city":"lisbon"}'
 	expect_header "$front: the 405 says Allow: GET" Allow '.*GET.*'
 
 	big=$BH_SCRATCH/body-512k
 	json_body_file "$big" $((512 * 1024))
 	expect_problem "$front: a 512 KiB body (under BH_MAX_BODY) reaches the service" \
-		405 method-not-allowed POST /search/hotels \
+		405 method-not-allowed POST /search/cities \
 		-H 'Content-Type: application/json' --data-binary "@$big"
 
 	# BH_MAX_BODY is 1 MiB: the service itself must refuse 2 MiB, with a
@@ -708,9 +788,9 @@ frontend_checks() {
 	big=$BH_SCRATCH/body-2m
 	json_body_file "$big" $((2 * 1024 * 1024))
 	expect_problem "$front: a 2 MiB body is a 413 problem+json" 413 payload-too-large \
-		POST /search/hotels -H 'Content-Type: application/json' --data-binary "@$big"
+		POST /search/cities -H 'Content-Type: application/json' --data-binary "@$big"
 	expect_problem "$front: a 2 MiB chunked body (no Content-Length) is a 413 problem+json" \
-		413 payload-too-large POST /search/hotels -H 'Content-Type: application/json' \
+		413 payload-too-large POST /search/cities -H 'Content-Type: application/json' \
 		-H 'Transfer-Encoding: chunked' --data-binary "@$big"
 
 	# scripts/stack lets the front end take 4 x BH_MAX_BODY, so that the
@@ -719,7 +799,7 @@ frontend_checks() {
 	big=$BH_SCRATCH/body-5m
 	json_body_file "$big" $((5 * 1024 * 1024))
 	expect_status "$front: a 5 MiB body (over the front end's ceiling) is a 413" 413 \
-		POST /search/hotels -H 'Content-Type: application/json' --data-binary "@$big"
+		POST /search/cities -H 'Content-Type: application/json' --data-binary "@$big"
 	expect_content_type "$front: ... as application/problem+json" application/problem+json
 	expect_jq "$front: ... of type payload-too-large" \
 		'.type == "urn:bellhop:problem:payload-too-large" and .status == 413'
@@ -745,6 +825,7 @@ bh_harness_init() {
 	# postgres and the front end's user must traverse it
 	chmod 755 "$BH_TOP"
 	BH_SCRATCH=$BH_TOP/scratch
+	SCRATCH=$BH_SCRATCH
 	mkdir -p "$BH_SCRATCH"
 	trap bh_on_exit EXIT
 	trap 'bh_on_signal SIGINT 130' INT
@@ -754,8 +835,7 @@ bh_harness_init() {
 		VAR=$BH_TOP/var
 		mkdir -p "$VAR"
 		chmod 755 "$VAR"
-		PORT=$(pick_port) || { echo "harness: no free port found" >&2; exit 99; }
-		BASE_URL=http://127.0.0.1:$PORT
+		bh_pick_ports || { echo "harness: no free port found" >&2; exit 99; }
 		if [ ! -x "$BH_BUILDDIR/handlers/search/bellhop-search" ]; then
 			bail "the service is built in $BH_BUILDDIR (run make there, or set BH_BUILDDIR)"
 		fi

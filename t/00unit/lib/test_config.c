@@ -4,9 +4,12 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "runner.h"
@@ -15,8 +18,32 @@ static const char *const all_vars[] = {
 	"BH_DATABASE_URL", "BH_SQL_DIR", "BH_LOG_LEVEL", "BH_BASE_PATH",
 	"BH_MAX_BODY", "BH_JSON_MAX_DEPTH", "BH_DB_CONNECT_TIMEOUT",
 	"BH_DB_STATEMENT_TIMEOUT", "BH_RETRY_AFTER", "BH_LISTEN",
-	"BH_WORKERS", "BH_MAX_REQUESTS", "BH_SOCKET_MODE", NULL
+	"BH_WORKERS", "BH_MAX_REQUESTS", "BH_SOCKET_MODE",
+	"BH_PUBLIC_URL", "BH_AUTH_ISSUER", "BH_AUTH_JWKS_URL",
+	"BH_AUTH_TOKEN_URL", "BH_AUDIENCE", "BH_CLIENT_ID",
+	"BH_CLIENT_SECRET", "BH_CLIENT_SECRET_FILE", "BH_TOKEN_LEEWAY",
+	"BH_JWKS_COOLDOWN", "BH_HTTP_CONNECT_TIMEOUT", "BH_HTTP_TIMEOUT",
+	"BH_HTTP_RETRIES", "BH_TEST_SECRET", "BH_TEST_SECRET_FILE",
+	"BH_TEST_INT", "BH_TEST_INT_B", "BH_TEST_INT_C", "BH_USERS_URL", NULL
 };
+
+/* A file in /tmp holding content; the path is static. */
+static const char *
+temp_file(const char *content)
+{
+	static char path[64];
+	FILE *f;
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/bh-test-config-XXXXXX");
+	fd = mkstemp(path);
+	CU_ASSERT_FATAL(fd != -1);
+	f = fdopen(fd, "w");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	fputs(content, f);
+	fclose(f);
+	return path;
+}
 
 static void
 clear_env(void)
@@ -85,10 +112,378 @@ test_defaults(void)
 	CU_ASSERT_EQUAL(bh_cfg.max_requests, 0);
 	CU_ASSERT_EQUAL(bh_cfg.socket_mode, 0660);
 
+	CU_ASSERT_STRING_EQUAL(bh_cfg.public_url, "http://127.0.0.1:8080");
+	CU_ASSERT_STRING_EQUAL(bh_cfg.auth_issuer, "http://127.0.0.1:8080/auth");
+	CU_ASSERT_STRING_EQUAL(bh_cfg.jwks_url,
+	    "http://127.0.0.1:8080/auth/.well-known/jwks.json");
+	CU_ASSERT_STRING_EQUAL(bh_cfg.token_url,
+	    "http://127.0.0.1:8080/auth/oauth/token");
+	CU_ASSERT_STRING_EQUAL(bh_cfg.audience, "search");
+	CU_ASSERT_STRING_EQUAL(bh_cfg.client_id, "search");
+	CU_ASSERT_PTR_NULL(bh_cfg.client_secret);
+	CU_ASSERT_EQUAL(bh_cfg.token_leeway, 30);
+	CU_ASSERT_EQUAL(bh_cfg.jwks_cooldown, 30);
+	CU_ASSERT_EQUAL(bh_cfg.http_connect_timeout_ms, 1000);
+	CU_ASSERT_EQUAL(bh_cfg.http_timeout_ms, 5000);
+	CU_ASSERT_EQUAL(bh_cfg.http_retries, 2);
+
 	/* The defaults follow the service's name. */
 	CU_ASSERT_EQUAL_FATAL(bh_config_load("users", &err), 0);
 	CU_ASSERT_STRING_EQUAL(bh_cfg.base_path, "/users");
 	CU_ASSERT_STRING_EQUAL(bh_cfg.database_url, "dbname=bellhop_users");
+	CU_ASSERT_STRING_EQUAL(bh_cfg.audience, "users");
+	CU_ASSERT_STRING_EQUAL(bh_cfg.client_id, "users");
+}
+
+static void
+test_urls(void)
+{
+	const char *err;
+
+	accepts("BH_PUBLIC_URL", "https://hotel.example");
+	CU_ASSERT_STRING_EQUAL(bh_cfg.auth_issuer, "https://hotel.example/auth");
+	CU_ASSERT_STRING_EQUAL(bh_cfg.jwks_url,
+	    "https://hotel.example/auth/.well-known/jwks.json");
+	CU_ASSERT_STRING_EQUAL(bh_cfg.token_url,
+	    "https://hotel.example/auth/oauth/token");
+	accepts("BH_PUBLIC_URL", "http://127.0.0.1:18200/prefix");
+	CU_ASSERT_STRING_EQUAL(bh_cfg.auth_issuer,
+	    "http://127.0.0.1:18200/prefix/auth");
+	refuses("BH_PUBLIC_URL", "");
+	refuses("BH_PUBLIC_URL", "127.0.0.1:8080");
+	refuses("BH_PUBLIC_URL", "ftp://hotel.example");
+	refuses("BH_PUBLIC_URL", "http://");
+	refuses("BH_PUBLIC_URL", "http:///path");
+	refuses("BH_PUBLIC_URL", "http://hotel.example/");
+	refuses("BH_PUBLIC_URL", "http://hotel.example?x=1");
+	refuses("BH_PUBLIC_URL", "http://hotel.example#top");
+	refuses("BH_PUBLIC_URL", "http://hotel example");
+	refuses("BH_PUBLIC_URL", "http://hotel.example/\n");
+	refuses("BH_PUBLIC_URL", "http://h\xc3\xa9tel.example");
+	load_with("BH_PUBLIC_URL", "ftp://x", &err);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "http://"));
+
+	/* The issuer moves its endpoints; explicit endpoints win. */
+	accepts("BH_AUTH_ISSUER", "https://id.example");
+	CU_ASSERT_STRING_EQUAL(bh_cfg.auth_issuer, "https://id.example");
+	CU_ASSERT_STRING_EQUAL(bh_cfg.jwks_url,
+	    "https://id.example/.well-known/jwks.json");
+	CU_ASSERT_STRING_EQUAL(bh_cfg.token_url,
+	    "https://id.example/oauth/token");
+	refuses("BH_AUTH_ISSUER", "https://id.example/");
+	refuses("BH_AUTH_ISSUER", "id.example");
+	accepts("BH_AUTH_JWKS_URL", "http://10.0.0.5:8000/keys?v=1");
+	CU_ASSERT_STRING_EQUAL(bh_cfg.jwks_url, "http://10.0.0.5:8000/keys?v=1");
+	CU_ASSERT_STRING_EQUAL(bh_cfg.auth_issuer, "http://127.0.0.1:8080/auth");
+	refuses("BH_AUTH_JWKS_URL", "file:///etc/passwd");
+	refuses("BH_AUTH_JWKS_URL", "");
+	accepts("BH_AUTH_TOKEN_URL", "https://id.example/token");
+	CU_ASSERT_STRING_EQUAL(bh_cfg.token_url, "https://id.example/token");
+	refuses("BH_AUTH_TOKEN_URL", "gopher://x");
+}
+
+static void
+test_names(void)
+{
+	accepts("BH_AUDIENCE", "search-api");
+	CU_ASSERT_STRING_EQUAL(bh_cfg.audience, "search-api");
+	CU_ASSERT_STRING_EQUAL(bh_cfg.client_id, "search");
+	refuses("BH_AUDIENCE", "");
+	refuses("BH_AUDIENCE", "two words");
+	refuses("BH_AUDIENCE", "quo\"te");
+	accepts("BH_CLIENT_ID", "catalog-admin");
+	CU_ASSERT_STRING_EQUAL(bh_cfg.client_id, "catalog-admin");
+	CU_ASSERT_STRING_EQUAL(bh_cfg.audience, "search");
+	refuses("BH_CLIENT_ID", "tab\there");
+}
+
+static void
+test_client_secret(void)
+{
+	const char *err, *path;
+	char longsecret[1100], fifo[64];
+
+	accepts("BH_CLIENT_SECRET", "s3cret-value");
+	CU_ASSERT_STRING_EQUAL(bh_cfg.client_secret, "s3cret-value");
+	refuses("BH_CLIENT_SECRET", "");
+	/* A refused secret is never shown. */
+	CU_ASSERT_EQUAL(load_with("BH_CLIENT_SECRET", "line1\nhidden", &err),
+	    -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "BH_CLIENT_SECRET"));
+	CU_ASSERT_PTR_NULL(strstr(err, "hidden"));
+
+	/* From a file: one trailing newline (or CRLF) cut. */
+	path = temp_file("from-a-file\n");
+	accepts("BH_CLIENT_SECRET_FILE", path);
+	CU_ASSERT_STRING_EQUAL(bh_cfg.client_secret, "from-a-file");
+	unlink(path);
+	path = temp_file("crlf\r\n");
+	accepts("BH_CLIENT_SECRET_FILE", path);
+	CU_ASSERT_STRING_EQUAL(bh_cfg.client_secret, "crlf");
+	unlink(path);
+	path = temp_file("no-newline");
+	accepts("BH_CLIENT_SECRET_FILE", path);
+	CU_ASSERT_STRING_EQUAL(bh_cfg.client_secret, "no-newline");
+	/* Reloading without it forgets it. */
+	clear_env();
+	CU_ASSERT_EQUAL(bh_config_load("search", &err), 0);
+	CU_ASSERT_PTR_NULL(bh_cfg.client_secret);
+	unlink(path);
+
+	/* Missing, empty, two lines, a directory. */
+	refuses("BH_CLIENT_SECRET_FILE", "/nonexistent/bh-secret");
+	load_with("BH_CLIENT_SECRET_FILE", "/nonexistent/bh-secret", &err);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "No such file"));
+	path = temp_file("");
+	refuses("BH_CLIENT_SECRET_FILE", path);
+	unlink(path);
+	path = temp_file("\n");
+	refuses("BH_CLIENT_SECRET_FILE", path);
+	unlink(path);
+	path = temp_file("first\nsecond-hidden\n");
+	refuses("BH_CLIENT_SECRET_FILE", path);
+	load_with("BH_CLIENT_SECRET_FILE", path, &err);
+	CU_ASSERT_PTR_NULL(strstr(err, "second-hidden"));
+	unlink(path);
+	refuses("BH_CLIENT_SECRET_FILE", "/tmp");
+	refuses("BH_CLIENT_SECRET_FILE", "");
+	/* 1024 bytes and a newline fit; one more does not. */
+	memset(longsecret, 'a', 1024);
+	memcpy(longsecret + 1024, "\r\n", 3);
+	path = temp_file(longsecret);
+	accepts("BH_CLIENT_SECRET_FILE", path);
+	CU_ASSERT_EQUAL(strlen(bh_cfg.client_secret), 1024);
+	unlink(path);
+	memset(longsecret, 'a', 1025);
+	longsecret[1025] = '\0';
+	path = temp_file(longsecret);
+	refuses("BH_CLIENT_SECRET_FILE", path);
+	unlink(path);
+	/* A FIFO is refused at once, not waited on. */
+	snprintf(fifo, sizeof(fifo), "/tmp/bh-test-fifo-%ld", (long)getpid());
+	CU_ASSERT_EQUAL_FATAL(mkfifo(fifo, 0600), 0);
+	refuses("BH_CLIENT_SECRET_FILE", fifo);
+	unlink(fifo);
+
+	/* Both set: refused, naming both. */
+	path = temp_file("x\n");
+	clear_env();
+	setenv("BH_CLIENT_SECRET", "y", 1);
+	setenv("BH_CLIENT_SECRET_FILE", path, 1);
+	CU_ASSERT_EQUAL(bh_config_load("search", &err), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "BH_CLIENT_SECRET "));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "BH_CLIENT_SECRET_FILE"));
+	unlink(path);
+	clear_env();
+}
+
+static void
+test_identity_numbers(void)
+{
+	accepts("BH_TOKEN_LEEWAY", "0");
+	CU_ASSERT_EQUAL(bh_cfg.token_leeway, 0);
+	accepts("BH_TOKEN_LEEWAY", "300");
+	refuses("BH_TOKEN_LEEWAY", "301");
+	refuses("BH_TOKEN_LEEWAY", "-1");
+	accepts("BH_JWKS_COOLDOWN", "1");
+	CU_ASSERT_EQUAL(bh_cfg.jwks_cooldown, 1);
+	accepts("BH_JWKS_COOLDOWN", "3600");
+	refuses("BH_JWKS_COOLDOWN", "0");
+	refuses("BH_JWKS_COOLDOWN", "3601");
+	accepts("BH_HTTP_CONNECT_TIMEOUT", "10");
+	CU_ASSERT_EQUAL(bh_cfg.http_connect_timeout_ms, 10);
+	accepts("BH_HTTP_CONNECT_TIMEOUT", "60000");
+	refuses("BH_HTTP_CONNECT_TIMEOUT", "9");
+	refuses("BH_HTTP_CONNECT_TIMEOUT", "60001");
+	accepts("BH_HTTP_TIMEOUT", "300000");
+	CU_ASSERT_EQUAL(bh_cfg.http_timeout_ms, 300000);
+	refuses("BH_HTTP_TIMEOUT", "9");
+	refuses("BH_HTTP_TIMEOUT", "300001");
+	refuses("BH_HTTP_TIMEOUT", "5s");
+	accepts("BH_HTTP_RETRIES", "0");
+	CU_ASSERT_EQUAL(bh_cfg.http_retries, 0);
+	accepts("BH_HTTP_RETRIES", "10");
+	refuses("BH_HTTP_RETRIES", "11");
+	refuses("BH_HTTP_RETRIES", "");
+}
+
+static void
+test_env_int(void)
+{
+	const char *err = NULL;
+	long long v = 0;
+
+	clear_env();
+	CU_ASSERT_EQUAL(bh_env_int("BH_TEST_INT", 42, 1, 100, &v, &err), 0);
+	CU_ASSERT_EQUAL(v, 42);
+	setenv("BH_TEST_INT", "7", 1);
+	CU_ASSERT_EQUAL(bh_env_int("BH_TEST_INT", 42, 1, 100, &v, &err), 0);
+	CU_ASSERT_EQUAL(v, 7);
+	setenv("BH_TEST_INT", "-5", 1);
+	CU_ASSERT_EQUAL(bh_env_int("BH_TEST_INT", 0, -10, 10, &v, &err), 0);
+	CU_ASSERT_EQUAL(v, -5);
+	CU_ASSERT_EQUAL(bh_env_int("BH_TEST_INT", 0, 0, 10, &v, &err), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "BH_TEST_INT"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "0 to 10"));
+	setenv("BH_TEST_INT", "9223372036854775807", 1);
+	CU_ASSERT_EQUAL(bh_env_int("BH_TEST_INT", 0, 0, LLONG_MAX, &v, &err),
+	    0);
+	CU_ASSERT_EQUAL(v, LLONG_MAX);
+	setenv("BH_TEST_INT", "-9223372036854775808", 1);
+	CU_ASSERT_EQUAL(bh_env_int("BH_TEST_INT", 0, LLONG_MIN, 0, &v, &err),
+	    0);
+	CU_ASSERT_EQUAL(v, LLONG_MIN);
+	setenv("BH_TEST_INT", "9223372036854775808", 1);
+	CU_ASSERT_EQUAL(bh_env_int("BH_TEST_INT", 0, 0, LLONG_MAX, &v, &err),
+	    -1);
+	setenv("BH_TEST_INT", "", 1);
+	CU_ASSERT_EQUAL(bh_env_int("BH_TEST_INT", 1, 0, 10, &v, &err), -1);
+	setenv("BH_TEST_INT", "3 ", 1);
+	CU_ASSERT_EQUAL(bh_env_int("BH_TEST_INT", 1, 0, 10, &v, &err), -1);
+	setenv("BH_TEST_INT", "+3", 1);
+	CU_ASSERT_EQUAL(bh_env_int("BH_TEST_INT", 1, 0, 10, &v, &err), -1);
+	setenv("BH_TEST_INT", "-", 1);
+	CU_ASSERT_EQUAL(bh_env_int("BH_TEST_INT", 1, -10, 10, &v, &err), -1);
+	/* No sign where the range has no negative number. */
+	setenv("BH_TEST_INT", "-0", 1);
+	CU_ASSERT_EQUAL(bh_env_int("BH_TEST_INT", 1, 0, 10, &v, &err), -1);
+	CU_ASSERT_EQUAL(bh_env_int("BH_TEST_INT", 1, -10, 10, &v, &err), 0);
+	CU_ASSERT_EQUAL(v, 0);
+	unsetenv("BH_TEST_INT");
+}
+
+static void
+test_env_ints(void)
+{
+	long long a = -1, b = -1, c = -1;
+	const bh_int_setting table[] = {
+		{ "BH_TEST_INT", 5, 1, 10, &a },
+		{ "BH_TEST_INT_B", -3, -5, 5, &b },
+		{ "BH_TEST_INT_C", 100, 0, 1000, &c },
+		{ NULL, 0, 0, 0, NULL }
+	};
+	const bh_int_setting bad_default[] = {
+		{ "BH_TEST_INT", 11, 1, 10, &a },
+		{ NULL, 0, 0, 0, NULL }
+	};
+	const bh_int_setting empty[] = { { NULL, 0, 0, 0, NULL } };
+	const char *err = NULL;
+
+	clear_env();
+	/* Unset: every default. */
+	CU_ASSERT_EQUAL(bh_env_ints(table, &err), 0);
+	CU_ASSERT_EQUAL(a, 5);
+	CU_ASSERT_EQUAL(b, -3);
+	CU_ASSERT_EQUAL(c, 100);
+	/* Set: each row reads its own variable. */
+	setenv("BH_TEST_INT", "10", 1);
+	setenv("BH_TEST_INT_B", "-5", 1);
+	setenv("BH_TEST_INT_C", "0", 1);
+	CU_ASSERT_EQUAL(bh_env_ints(table, &err), 0);
+	CU_ASSERT_EQUAL(a, 10);
+	CU_ASSERT_EQUAL(b, -5);
+	CU_ASSERT_EQUAL(c, 0);
+	/* The first bad value stops it, naming its variable; the rows
+	 * before it are set, the rows after it untouched. */
+	a = b = c = -1;
+	setenv("BH_TEST_INT_B", "6", 1);
+	err = NULL;
+	CU_ASSERT_EQUAL(bh_env_ints(table, &err), -1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "BH_TEST_INT_B"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "-5 to 5"));
+	CU_ASSERT_EQUAL(a, 10);
+	CU_ASSERT_EQUAL(c, -1);
+	setenv("BH_TEST_INT_B", "", 1);
+	CU_ASSERT_EQUAL(bh_env_ints(table, &err), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "BH_TEST_INT_B"));
+	setenv("BH_TEST_INT_B", "1", 1);
+	setenv("BH_TEST_INT_C", "1001", 1);
+	CU_ASSERT_EQUAL(bh_env_ints(table, &err), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "BH_TEST_INT_C"));
+	/* A default outside its own range is a bug, caught whether or not
+	 * the variable is set. */
+	unsetenv("BH_TEST_INT");
+	CU_ASSERT_EQUAL(bh_env_ints(bad_default, &err), -1);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "BH_TEST_INT"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "default"));
+	setenv("BH_TEST_INT", "5", 1);
+	CU_ASSERT_EQUAL(bh_env_ints(bad_default, &err), -1);
+	/* An empty table sets nothing and succeeds. */
+	CU_ASSERT_EQUAL(bh_env_ints(empty, &err), 0);
+	clear_env();
+}
+
+static void
+test_env_str(void)
+{
+	clear_env();
+	CU_ASSERT_STRING_EQUAL(bh_env_str("BH_TEST_INT", "dflt"), "dflt");
+	CU_ASSERT_PTR_NULL(bh_env_str("BH_TEST_INT", NULL));
+	setenv("BH_TEST_INT", "", 1);
+	CU_ASSERT_STRING_EQUAL(bh_env_str("BH_TEST_INT", "dflt"), "dflt");
+	setenv("BH_TEST_INT", "value", 1);
+	CU_ASSERT_STRING_EQUAL(bh_env_str("BH_TEST_INT", "dflt"), "value");
+	unsetenv("BH_TEST_INT");
+}
+
+static void
+test_env_secret(void)
+{
+	const char *err = "x", *path;
+	char *secret;
+
+	clear_env();
+	CU_ASSERT_PTR_NULL(bh_env_secret("BH_TEST_SECRET", &err));
+	CU_ASSERT_PTR_NULL(err);
+	setenv("BH_TEST_SECRET", "direct", 1);
+	secret = bh_env_secret("BH_TEST_SECRET", &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(secret);
+	CU_ASSERT_STRING_EQUAL(secret, "direct");
+	free(secret);
+	unsetenv("BH_TEST_SECRET");
+
+	path = temp_file("in-file\n");
+	setenv("BH_TEST_SECRET_FILE", path, 1);
+	secret = bh_env_secret("BH_TEST_SECRET", &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(secret);
+	CU_ASSERT_STRING_EQUAL(secret, "in-file");
+	free(secret);
+	/* Both: refused. */
+	setenv("BH_TEST_SECRET", "direct", 1);
+	CU_ASSERT_PTR_NULL(bh_env_secret("BH_TEST_SECRET", &err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "BH_TEST_SECRET_FILE"));
+	unsetenv("BH_TEST_SECRET");
+	unlink(path);
+	/* A missing file: NULL with a message naming the variable. */
+	err = NULL;
+	CU_ASSERT_PTR_NULL(bh_env_secret("BH_TEST_SECRET", &err));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(err);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err, "BH_TEST_SECRET_FILE"));
+	unsetenv("BH_TEST_SECRET_FILE");
+}
+
+static void
+test_service_url(void)
+{
+	const char *err, *a, *b;
+
+	CU_ASSERT_EQUAL(load_with("BH_PUBLIC_URL", "http://127.0.0.1:18200",
+	    &err), 0);
+	a = bh_service_url("users");
+	CU_ASSERT_STRING_EQUAL(a, "http://127.0.0.1:18200/users");
+	b = bh_service_url("users");
+	CU_ASSERT_PTR_EQUAL(a, b);
+	CU_ASSERT_STRING_EQUAL(bh_service_url("notifications"),
+	    "http://127.0.0.1:18200/notifications");
+	/* The service's own variable wins, trailing slashes cut; the earlier
+	 * answer stays valid. */
+	setenv("BH_USERS_URL", "http://users.internal:9000/u//", 1);
+	CU_ASSERT_STRING_EQUAL(bh_service_url("users"),
+	    "http://users.internal:9000/u");
+	CU_ASSERT_STRING_EQUAL(a, "http://127.0.0.1:18200/users");
+	unsetenv("BH_USERS_URL");
 }
 
 static void
@@ -379,6 +774,15 @@ bh_test_register(void)
 		{ "BH_SOCKET_MODE", test_socket_mode },
 		{ "flag label", test_set_with_flag_label },
 		{ "message sanitised", test_message_sanitised },
+		{ "URLs and derived defaults", test_urls },
+		{ "BH_AUDIENCE, BH_CLIENT_ID", test_names },
+		{ "client secret", test_client_secret },
+		{ "identity and HTTP numbers", test_identity_numbers },
+		{ "bh_env_int", test_env_int },
+		{ "bh_env_ints", test_env_ints },
+		{ "bh_env_str", test_env_str },
+		{ "bh_env_secret", test_env_secret },
+		{ "bh_service_url", test_service_url },
 		CU_TEST_INFO_NULL,
 	};
 

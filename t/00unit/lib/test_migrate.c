@@ -25,7 +25,7 @@ hex_of(const void *data, size_t len)
 	uint8_t digest[BH_SHA256_LEN];
 
 	bh_sha256(data, len, digest);
-	bh_sha256_hex(digest, hex);
+	bh_sha256_digest_hex(digest, hex);
 	return hex;
 }
 
@@ -164,7 +164,7 @@ test_sha256_incremental(void)
 		off += n;
 	}
 	bh_sha256_final(&ctx, digest);
-	bh_sha256_hex(digest, hex);
+	bh_sha256_digest_hex(digest, hex);
 	CU_ASSERT_STRING_EQUAL(hex,
 	    "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 	free(a);

@@ -855,7 +855,7 @@ static void
 test_json_valid_edges(void)
 {
 	const char *good[] = { "-0", "0", "0.0e+0", "1E-5", "-12.5e10",
-	    "[]", "{}", "[[],{}]", "{\"\":1}", "{\"a\":1,\"a\":2}",
+	    "[]", "{}", "[[],{}]", "{\"\":1}", "{\"a\":1,\"b\":2}",
 	    "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"", "\"\\u00e9\\ud83d\\ude00\"",
 	    "\"\\uD83D\\uDE00\"", "[true,false,null]", "{\"a\":{\"b\":[1]}}",
 	    "123456789012345678901234567890", "1e400", "\"\x7f\"" };
@@ -891,6 +891,177 @@ test_json_trailing(void)
 	check_problem(400, "malformed-body", NULL);
 	CU_ASSERT_EQUAL(body_req("application/json", "12\0003", 4), -1);
 	check_problem(400, "malformed-body", NULL);
+}
+
+struct repeat_case {
+	const char *body;
+	const char *param; /* NULL: the name is not shown */
+	size_t at;         /* where the second occurrence starts */
+};
+
+/* json-c keeps the last of repeated names ({"amount":1,"amount":1000}):
+ * the runtime refuses them, naming the member and where it repeats. */
+static void
+test_json_repeated(void)
+{
+	static const struct repeat_case cases[] = {
+		{ "{\"amount\":1,\"amount\":1000}", "amount", 12 },
+		{ "{\"a\":1,\"b\":2,\"a\":3,\"b\":4}", "a", 13 },
+		{ "{\"a\":1,\"a\":2,\"a\":3}", "a", 7 },
+		/* Compared as json-c sees them: escapes decoded. */
+		{ "{\"amount\":1,\"\\u0061mount\":2}", "amount", 12 },
+		{ "{\"a/\":1,\"a\\/\":2}", "a/", 8 },
+		{ "{\"\\ud83d\\ude00\":1,\"\xf0\x9f\x98\x80\":2}",
+		  "\xf0\x9f\x98\x80", 18 },
+		{ "{\"\\u00e9\":1,\"\xc3\xa9\":2}", "\xc3\xa9", 12 },
+		{ "{\"\":1,\"\":2}", NULL, 6 },
+		/* In nested objects, inside arrays too. */
+		{ "{\"a\":{\"b\":1,\"b\":2}}", "b", 12 },
+		{ "[{\"a\":1},{\"a\":1,\"a\":{\"b\":1}}]", "a", 16 },
+		/* The earliest repeat in the text, whichever object closes
+		 * first. */
+		{ "{\"a\":1,\"x\":{\"b\":1,\"b\":2},\"a\":2}", "b", 18 },
+		{ "{\"a\":1,\"a\":2,\"x\":{\"b\":1,\"b\":2}}", "a", 7 },
+		/* Names not fit to show. */
+		{ "{\"a\\nb\":1,\"a\\nb\":2}", NULL, 10 },
+		{ "{\"a\\u007fb\":1,\"a\\u007fb\":2}", NULL, 14 },
+	};
+	const char *detail;
+	char at[32];
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (json_req(cases[i].body) != -1)
+			fprintf(stderr, "repeat accepted: %s\n", cases[i].body);
+		CU_ASSERT_PTR_NULL(req.json);
+		detail = check_problem(400, "malformed-body", cases[i].param);
+		snprintf(at, sizeof(at), "at byte %zu", cases[i].at);
+		if (strstr(detail, at) == NULL)
+			fprintf(stderr, "%s: %s\n", cases[i].body, detail);
+		CU_ASSERT_PTR_NOT_NULL(strstr(detail, at));
+		CU_ASSERT_PTR_NOT_NULL(strstr(detail, "twice"));
+		if (cases[i].param != NULL)
+			CU_ASSERT_PTR_NOT_NULL(strstr(detail, cases[i].param));
+	}
+}
+
+static void
+test_json_repeated_edges(void)
+{
+	static const char *const fine[] = {
+		/* The same names in different objects. */
+		"{\"a\":{\"a\":1},\"b\":[{\"a\":1},{\"a\":2}]}",
+		"[{\"a\":1},{\"a\":1}]",
+		/* Names that share a prefix, or differ only by escapes that
+		 * decode differently. */
+		"{\"ab\":1,\"a\":2,\"abc\":3,\"b\":4,\"\":5}",
+		"{\"a\\n\":1,\"a\\t\":2,\"a\\\\\":3,\"a\\\"\":4,\"a/\":5}",
+		"{\"\\u00e9\":1,\"\\u00e8\":2,\"\\ud83d\\ude01\":3,"
+		"\"\\ud83d\\ude00\":4}",
+		/* A value may repeat a name. */
+		"{\"a\":\"a\",\"b\":[\"a\",\"a\"]}",
+	};
+	char *body, *p, name[300], twice[700];
+	const char *detail;
+	size_t i, n = 20000, cap;
+
+	for (i = 0; i < sizeof(fine) / sizeof(fine[0]); i++) {
+		if (json_req(fine[i]) != 0)
+			fprintf(stderr, "refused: %s\n", fine[i]);
+		CU_ASSERT_EQUAL(req.status, 0);
+		CU_ASSERT_PTR_NOT_NULL(req.json);
+	}
+
+	/* A syntax error after a repeat is what is reported. */
+	CU_ASSERT_EQUAL(json_req("{\"a\":1,\"a\":2"), -1);
+	detail = check_problem(400, "malformed-body", NULL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(detail, "not valid JSON"));
+	CU_ASSERT_PTR_NULL(strstr(detail, "twice"));
+
+	/* A long name is cut (at a character boundary) where shown. */
+	p = name;
+	for (i = 0; i < 100; i++) {
+		memcpy(p, "\xc3\xa9", 2);
+		p += 2;
+	}
+	*p = '\0';
+	/* Not in the pool: json_req resets it. */
+	snprintf(twice, sizeof(twice), "{\"%s\":1,\"%s\":2}", name, name);
+	CU_ASSERT_EQUAL(json_req(twice), -1);
+	name[128] = '\0'; /* 64 characters */
+	check_problem(400, "malformed-body",
+	    bh_psprintf(pool, "%s...", name));
+
+	/* Many members: all different, then one given again at the end. */
+	cap = n * 16 + 64;
+	body = malloc(cap);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(body);
+	p = body;
+	*p++ = '{';
+	for (i = 0; i < n; i++)
+		p += snprintf(p, cap - (size_t)(p - body), "\"m%zu\":%zu,", i,
+		    i);
+	p[-1] = '}';
+	*p = '\0';
+	CU_ASSERT_EQUAL(json_req(body), 0);
+	CU_ASSERT(req.json != NULL &&
+	    json_object_object_length(req.json) == (int)n);
+	p[-1] = ',';
+	snprintf(p, cap - (size_t)(p - body), "\"m%zu\":0}", n / 2);
+	CU_ASSERT_EQUAL(json_req(body), -1);
+	check_problem(400, "malformed-body",
+	    bh_psprintf(pool, "m%zu", n / 2));
+	free(body);
+}
+
+/* The fault bh_json_check and bh_json_parse give, for callers other
+ * than request.c (jwt.c). */
+static void
+test_json_faults(void)
+{
+	struct bh_json_fault f;
+	json_object *obj;
+
+	req_reset();
+	CU_ASSERT_EQUAL(bh_json_check(pool, "[1,]", 4, 8, &f), -1);
+	CU_ASSERT_EQUAL(f.error, BH_JSON_SYNTAX);
+	CU_ASSERT_EQUAL(f.at, 3);
+	CU_ASSERT_PTR_NOT_NULL(f.why);
+	CU_ASSERT_EQUAL(bh_json_check(pool, "\"\xff\"", 3, 8, &f), -1);
+	CU_ASSERT_EQUAL(f.error, BH_JSON_NOT_UTF8);
+	CU_ASSERT_EQUAL(bh_json_check(pool, "[[1]]", 5, 1, &f), -1);
+	CU_ASSERT_EQUAL(f.error, BH_JSON_TOO_DEEP);
+	CU_ASSERT_EQUAL(f.at, 1);
+	CU_ASSERT_EQUAL(f.max_depth, 1);
+	/* Limits beyond reason are clamped. */
+	CU_ASSERT_EQUAL(bh_json_check(pool, "[[1]]", 5, 0, &f), -1);
+	CU_ASSERT_EQUAL(f.max_depth, 1);
+	CU_ASSERT_EQUAL(bh_json_check(pool, "[1]", 3, 1 << 30, &f), 0);
+	CU_ASSERT_EQUAL(f.max_depth, 4096);
+	CU_ASSERT_EQUAL(bh_json_check(pool, "{\"k\":1,\"k\":2}", 13, 8, &f),
+	    -1);
+	CU_ASSERT_EQUAL(f.error, BH_JSON_REPEATED);
+	CU_ASSERT_EQUAL(f.at, 7);
+	CU_ASSERT(f.name_len == 1 && f.name[0] == 'k');
+	CU_ASSERT_EQUAL(bh_json_check(pool, "\"\\u0000\"", 8, 8, &f), -1);
+	CU_ASSERT_EQUAL(f.error, BH_JSON_SYNTAX);
+
+	obj = (json_object *)&f;
+	CU_ASSERT_EQUAL(bh_json_parse(pool, "{\"a\":[1]}", 9, 8, &obj, &f),
+	    0);
+	CU_ASSERT(obj != NULL && json_object_is_type(obj, json_type_object));
+	CU_ASSERT_EQUAL(bh_json_parse(pool, " null ", 6, 8, &obj, &f), 0);
+	CU_ASSERT_PTR_NULL(obj);
+	obj = (json_object *)&f;
+	CU_ASSERT_EQUAL(bh_json_parse(pool, "{\"a\":1,\"a\":1}", 13, 8, &obj,
+	    &f), -1);
+	CU_ASSERT_PTR_NULL(obj);
+	CU_ASSERT_EQUAL(f.error, BH_JSON_REPEATED);
+	/* The tokener grows and shrinks with the limit asked for. */
+	CU_ASSERT_EQUAL(bh_json_parse(pool, "[[[[1]]]]", 9, 100, &obj, &f), 0);
+	CU_ASSERT_EQUAL(bh_json_parse(pool, "[[[[1]]]]", 9, 4, &obj, &f), 0);
+	CU_ASSERT_EQUAL(bh_json_parse(pool, "[[[[1]]]]", 9, 3, &obj, &f), -1);
+	CU_ASSERT_EQUAL(f.error, BH_JSON_TOO_DEEP);
 }
 
 /* depth nested arrays, or objects {"a":...} when objects, in a static
@@ -1348,6 +1519,9 @@ static const CU_TestInfo body_tests[] = {
 	{ "JSON valid edge cases", test_json_valid_edges },
 	{ "JSON trailing garbage", test_json_trailing },
 	{ "JSON nesting limit", test_json_depth },
+	{ "JSON member names given twice", test_json_repeated },
+	{ "JSON names: fine, long, many", test_json_repeated_edges },
+	{ "bh_json_check faults", test_json_faults },
 	{ "JSON invalid UTF-8", test_json_utf8 },
 	{ "form body", test_form_body },
 	{ "other bodies stay raw", test_other_bodies },

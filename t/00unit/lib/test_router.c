@@ -1,6 +1,7 @@
 /*
  * test_router.c - router.c (matching, 404/405/OPTIONS, built-ins, typed
- * path parameters) and validate.c (every declared-parameter rule).
+ * path parameters, access checked before the body) and validate.c (every
+ * declared-parameter rule).
  *
  * Requests are built by hand, as request.c would leave them, so that
  * these tests depend on request.c only for body parsing in dispatch.
@@ -78,22 +79,23 @@ static const bh_param create_params[] = {
 
 /* The parameter route comes first: order in the table must not matter. */
 static const bh_route routes[] = {
-	{ BH_GET, "/hotels/{id:int}", h_hotel, hotel_params },
-	{ BH_DELETE, "/hotels/{id:int}", h_delete, hotel_params },
-	{ BH_GET, "/hotels/new", h_new, NULL },
-	{ BH_GET, "/hotels", h_list, list_params },
-	{ BH_POST, "/hotels", h_create, create_params },
-	{ BH_GET, "/cities/{name}", h_city, NULL },
-	{ BH_GET, "/rooms/{n:int}", h_room, room_params },
-	{ BH_GET, "/a/{x}/c", h_axc, NULL },
-	{ BH_GET, "/a/b/{y}", h_aby, NULL },
-	{ BH_GET, "/", h_root, NULL },
-	{ BH_PUT | BH_OPTIONS, "/items/{id}", h_opt, NULL },
-	{ BH_GET, "/silent", h_silent, NULL },
-	{ 0, NULL, NULL, NULL },
+	{ BH_GET, "/hotels/{id:int}", h_hotel, hotel_params, BH_PUBLIC, NULL },
+	{ BH_DELETE, "/hotels/{id:int}", h_delete, hotel_params,
+	  BH_PUBLIC, NULL },
+	{ BH_GET, "/hotels/new", h_new, NULL, BH_PUBLIC, NULL },
+	{ BH_GET, "/hotels", h_list, list_params, BH_PUBLIC, NULL },
+	{ BH_POST, "/hotels", h_create, create_params, BH_PUBLIC, NULL },
+	{ BH_GET, "/cities/{name}", h_city, NULL, BH_PUBLIC, NULL },
+	{ BH_GET, "/rooms/{n:int}", h_room, room_params, BH_PUBLIC, NULL },
+	{ BH_GET, "/a/{x}/c", h_axc, NULL, BH_PUBLIC, NULL },
+	{ BH_GET, "/a/b/{y}", h_aby, NULL, BH_PUBLIC, NULL },
+	{ BH_GET, "/", h_root, NULL, BH_PUBLIC, NULL },
+	{ BH_PUT | BH_OPTIONS, "/items/{id}", h_opt, NULL, BH_PUBLIC, NULL },
+	{ BH_GET, "/silent", h_silent, NULL, BH_PUBLIC, NULL },
+	{ 0, NULL, NULL, NULL, 0, NULL },
 };
 
-static const bh_service svc = { "test", routes, false, NULL };
+static const bh_service svc = { .name = "test", .routes = routes };
 
 static const char *
 method_name(unsigned method)
@@ -486,6 +488,25 @@ test_dispatch_validates(void)
 	CU_ASSERT_PTR_NULL(called);
 	CU_ASSERT_TRUE(is_problem(req, 400, "malformed-body", NULL, NULL));
 
+	/* A member given twice: json-c would keep the last one. */
+	req = new_request(BH_POST, "/hotels");
+	set_body(req, "application/json",
+	    "{\"name\":\"Ritz\",\"stars\":1,\"stars\":5}");
+	bh_dispatch(&svc, req);
+	CU_ASSERT_PTR_NULL(called);
+	CU_ASSERT_TRUE(is_problem(req, 400, "malformed-body", "stars",
+	    "the JSON body gives the member \"stars\" twice in one object "
+	    "(at byte 25)"));
+
+	/* A member the route does not declare. */
+	req = new_request(BH_POST, "/hotels");
+	set_body(req, "application/json",
+	    "{\"name\":\"Ritz\",\"stras\":5}");
+	bh_dispatch(&svc, req);
+	CU_ASSERT_PTR_NULL(called);
+	CU_ASSERT_TRUE(is_problem(req, 400, "invalid-parameter", "stras",
+	    NULL));
+
 	req = new_request(BH_POST, "/hotels");
 	set_body(req, "application/x-www-form-urlencoded", "name=Ritz&stars=9");
 	bh_dispatch(&svc, req);
@@ -618,7 +639,7 @@ static const bh_param required_body_params[] = {
 	{ .name = NULL },
 };
 
-static bh_route vroute = { BH_GET, "/v", h_list, NULL };
+static bh_route vroute = { BH_GET, "/v", h_list, NULL, BH_PUBLIC, NULL };
 
 /* Validates raw key/value pairs (NULL-terminated: k, v, k, v, NULL) as
  * the query against params; returns bh_validate_params's result. */
@@ -958,7 +979,7 @@ test_json_accepts(void)
 
 	CU_ASSERT_EQUAL_FATAL(validate_json(&req, body_params,
 	    "{\"name\":\"Caf\\u00e9\",\"count\":9223372036854775807,"
-	    "\"stars\":5,\"paid\":true,\"sort\":\"rating\",\"x\":[1]}"), 0);
+	    "\"stars\":5,\"paid\":true,\"sort\":\"rating\"}"), 0);
 	CU_ASSERT_STRING_EQUAL(bh_arg_str(req, "name"), "Caf\xc3\xa9");
 	CU_ASSERT_EQUAL(bh_arg_int(req, "count"), INT64_MAX);
 	CU_ASSERT_STRING_EQUAL(bh_arg_str(req, "count"),
@@ -991,6 +1012,74 @@ test_json_accepts(void)
 	CU_ASSERT_EQUAL(validate_json(&req, required_body_params, "{}"), -1);
 	CU_ASSERT_TRUE(is_problem(req, 400, "invalid-parameter", "name",
 	    "name is required"));
+}
+
+#define BODY_MEMBERS "the members are: name, count, stars, paid, sort"
+/* 32 characters of two bytes each. */
+#define E8 "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+#define E32 E8 E8 E8 E8
+
+/* A route declaring BH_BODY parameters declares its whole JSON body. */
+static void
+test_json_unknown_members(void)
+{
+	static const struct json_case cases[] = {
+		{ "{\"name\":\"a\",\"colour\":\"red\"}", "colour",
+		  "colour is not a known member; " BODY_MEMBERS },
+		/* Whatever its value, and before any value is checked. */
+		{ "{\"name\":5,\"x\":[1]}", "x", NULL },
+		{ "{\"x\":null}", "x", NULL },
+		{ "{\"x\":{\"name\":\"a\"}}", "x", NULL },
+		/* Names are matched exactly. */
+		{ "{\"Name\":\"a\"}", "Name", NULL },
+		{ "{\"name \":\"a\"}", "name ", NULL },
+		/* A query parameter's name is no body member. */
+		{ "{\"page\":1}", "page", NULL },
+		/* The first in the body's order. */
+		{ "{\"count\":1,\"b\":1,\"a\":1}", "b", NULL },
+		/* Cut at a character boundary after 64 characters. */
+		{ "{\"" E32 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaxyz\":1}",
+		  E32 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...", NULL },
+		/* Names not shown: empty, control characters, not UTF-8
+		 * (json-c alone lets raw bytes through; request.c does
+		 * not). */
+		{ "{\"\":1}", NULL, "the body has an unknown member (its name "
+		  "is not shown); " BODY_MEMBERS },
+		{ "{\"a\\nb\":1}", NULL, NULL },
+		{ "{\"a\\u007f\":1}", NULL, NULL },
+		{ "{\"\xff\":1}", NULL, NULL },
+		{ "{\"\xc3\":1}", NULL, NULL },
+	};
+	static const bh_param mixed[] = {
+		{ .name = "page", .src = BH_QUERY, .type = BH_INT },
+		{ .name = "name", .src = BH_BODY, .type = BH_STRING },
+		{ .name = NULL },
+	};
+	bh_request *req;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		CU_ASSERT_EQUAL(validate_json(&req, body_params,
+		    cases[i].body), -1);
+		CU_ASSERT_TRUE(is_problem(req, 400, "invalid-parameter",
+		    cases[i].param, cases[i].detail));
+		if (req->status != 400)
+			fprintf(stderr, "  body %s\n", cases[i].body);
+	}
+
+	/* Every member declared: fine; the list names only body ones. */
+	CU_ASSERT_EQUAL(validate_json(&req, mixed, "{\"name\":\"a\"}"), 0);
+	CU_ASSERT_EQUAL(validate_json(&req, mixed, "{\"page\":1}"), -1);
+	CU_ASSERT_TRUE(is_problem(req, 400, "invalid-parameter", "page",
+	    "page is not a known member; the members are: name"));
+	/* Routes without body parameters do not look at the body. */
+	CU_ASSERT_EQUAL(validate_json(&req, query_params,
+	    "{\"anything\":[1]}"), 0);
+	/* Form bodies may hold other fields (OAuth 2.0): not read. */
+	CU_ASSERT_EQUAL(validate_form(&req, mixed, "name=a&colour=red&"
+	    "page=3"), 0);
+	CU_ASSERT_STRING_EQUAL(bh_arg_str(req, "name"), "a");
+	CU_ASSERT_FALSE(bh_arg_present(req, "page"));
 }
 
 static void
@@ -1078,6 +1167,256 @@ test_unsupported_media_type(void)
 	CU_ASSERT_EQUAL(bh_validate_params(req), 0);
 }
 
+/* ------------------------------------------------------ access control */
+
+static const bh_route secure_routes[] = {
+	{ BH_POST, "/catalog", h_create, create_params, BH_TOKEN,
+	  "catalog:write" },
+	{ BH_GET, "/me/{id:int}", h_hotel, hotel_params, BH_TOKEN, NULL },
+	{ BH_GET, "/forgotten", h_list, NULL, BH_ACCESS_UNDECLARED, NULL },
+	{ BH_GET, "/open", h_list, list_params, BH_PUBLIC, NULL },
+	{ 0, NULL, NULL, NULL, 0, NULL },
+};
+
+static const bh_service secure_svc = {
+	.name = "test",
+	.routes = secure_routes,
+};
+
+#define ACCESS_NOW 1700000000
+
+static unsigned char access_seed[32];
+
+/* A configuration for service "test" and a pinned key "k1". */
+static void
+access_setup(void)
+{
+	unsigned char pub[32];
+	bh_jwk key;
+	bh_jwks keys = { &key, 1 };
+	const char *err;
+
+	unsetenv("BH_PUBLIC_URL");
+	unsetenv("BH_AUTH_ISSUER");
+	unsetenv("BH_AUDIENCE");
+	CU_ASSERT_EQUAL_FATAL(bh_config_load("test", &err), 0);
+	CU_ASSERT_EQUAL_FATAL(bh_ed25519_keygen(access_seed, pub), 0);
+	memset(&key, 0, sizeof(key));
+	strcpy(key.kid, "k1");
+	memcpy(key.pub, pub, sizeof(pub));
+	bh_authz_set_keys(&keys);
+	bh_authz_set_now(ACCESS_NOW);
+}
+
+static void
+access_teardown(void)
+{
+	bh_authz_set_keys(NULL);
+	bh_authz_set_now(0);
+}
+
+/* A valid token for audience "test" holding scope (NULL: none). */
+static const char *
+access_token(const char *scope)
+{
+	json_object *claims = json_object_new_object();
+	const char *tok;
+
+	json_object_object_add(claims, "iss",
+	    json_object_new_string(bh_cfg.auth_issuer));
+	json_object_object_add(claims, "aud", json_object_new_string("test"));
+	json_object_object_add(claims, "sub", json_object_new_string("u-1"));
+	json_object_object_add(claims, "client_id",
+	    json_object_new_string("catalog-admin"));
+	json_object_object_add(claims, "jti", json_object_new_string("j"));
+	json_object_object_add(claims, "iat",
+	    json_object_new_int64(ACCESS_NOW));
+	json_object_object_add(claims, "exp",
+	    json_object_new_int64(ACCESS_NOW + 600));
+	if (scope != NULL)
+		json_object_object_add(claims, "scope",
+		    json_object_new_string(scope));
+	tok = bh_jwt_sign(pool, "k1", access_seed, claims);
+	json_object_put(claims);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(tok);
+	return bh_psprintf(pool, "Bearer %s", tok);
+}
+
+/* A request to the secure service with Authorization: header (none when
+ * NULL), and a body when type is set. */
+static bh_request *
+secure_dispatch(unsigned method, const char *path, const char *header,
+    const char *type, const char *body)
+{
+	bh_request *req = new_request(method, path);
+
+	if (header != NULL) {
+		/* The token lives in the pool new_request just reset. */
+		header = bh_pstrdup(pool, header);
+		req->headers.items = bh_palloc(pool, sizeof(bh_kv));
+		req->headers.items[0].key = "authorization";
+		req->headers.items[0].val = header;
+		req->headers.items[0].len = strlen(header);
+		req->headers.n = 1;
+	}
+	if (type != NULL)
+		set_body(req, type, body);
+	bh_dispatch(&secure_svc, req);
+	return req;
+}
+
+static char header_copy[16384];
+
+/* access_token, copied out of the pool the next request resets. */
+static const char *
+held_token(const char *scope)
+{
+	new_request(BH_GET, "/");
+	snprintf(header_copy, sizeof(header_copy), "%s", access_token(scope));
+	return header_copy;
+}
+
+static void
+test_access_401(void)
+{
+	bh_request *req;
+
+	access_setup();
+	req = secure_dispatch(BH_POST, "/catalog", NULL, "application/json",
+	    "{\"name\":\"Ritz\"}");
+	CU_ASSERT_PTR_NULL(called);
+	CU_ASSERT_TRUE(is_problem(req, 401, "unauthorized", NULL, NULL));
+	CU_ASSERT_STRING_EQUAL(resp_header(req, "WWW-Authenticate"),
+	    "Bearer realm=\"bellhop\"");
+	CU_ASSERT_PTR_NULL(req->token);
+
+	/* A bad token: invalid_token, and the token is not echoed. */
+	req = secure_dispatch(BH_POST, "/catalog", "Bearer abc.def.ghi",
+	    "application/json", "{\"name\":\"Ritz\"}");
+	CU_ASSERT_PTR_NULL(called);
+	CU_ASSERT_TRUE(is_problem(req, 401, "unauthorized", NULL, NULL));
+	CU_ASSERT_PTR_NOT_NULL(strstr(resp_header(req, "WWW-Authenticate"),
+	    "error=\"invalid_token\""));
+	CU_ASSERT_PTR_NULL(strstr(req->resp_body.data, "abc.def.ghi"));
+	access_teardown();
+}
+
+/* Access is checked before the body and parameters: an anonymous caller
+ * gets 401 whatever it sends, never a 400 telling it what is expected. */
+static void
+test_access_before_validation(void)
+{
+	bh_request *req;
+
+	access_setup();
+	req = secure_dispatch(BH_POST, "/catalog", NULL, "application/json",
+	    "{\"name\":");
+	CU_ASSERT_PTR_NULL(called);
+	CU_ASSERT_TRUE(is_problem(req, 401, "unauthorized", NULL, NULL));
+	req = secure_dispatch(BH_POST, "/catalog", NULL, "text/plain", "x");
+	CU_ASSERT_TRUE(is_problem(req, 401, "unauthorized", NULL, NULL));
+	req = secure_dispatch(BH_POST, "/catalog", NULL, "application/json",
+	    "{\"stars\":99}");
+	CU_ASSERT_TRUE(is_problem(req, 401, "unauthorized", NULL, NULL));
+	req = secure_dispatch(BH_GET, "/me/abc", NULL, NULL, NULL);
+	CU_ASSERT_TRUE(is_problem(req, 401, "unauthorized", NULL, NULL));
+	/* With the wrong scope, 403 before the body too. */
+	req = secure_dispatch(BH_POST, "/catalog", held_token("profile"),
+	    "application/json", "{\"name\":");
+	CU_ASSERT_TRUE(is_problem(req, 403, "insufficient-scope", NULL, NULL));
+	/* Authorised: then the body is checked. */
+	req = secure_dispatch(BH_POST, "/catalog",
+	    held_token("catalog:write"), "application/json", "{\"name\":");
+	CU_ASSERT_TRUE(is_problem(req, 400, "malformed-body", NULL, NULL));
+	req = secure_dispatch(BH_GET, "/me/abc", held_token(NULL), NULL, NULL);
+	CU_ASSERT_TRUE(is_problem(req, 400, "invalid-parameter", "id", NULL));
+
+	/* 404 and 405 come first: they say nothing about a resource. */
+	req = secure_dispatch(BH_GET, "/catalog", NULL, NULL, NULL);
+	CU_ASSERT_TRUE(is_problem(req, 405, "method-not-allowed", NULL, NULL));
+	req = secure_dispatch(BH_GET, "/nowhere", NULL, NULL, NULL);
+	CU_ASSERT_TRUE(is_problem(req, 404, "not-found", NULL, NULL));
+	req = secure_dispatch(BH_OPTIONS, "/catalog", NULL, NULL, NULL);
+	CU_ASSERT_EQUAL(req->status, 204);
+	access_teardown();
+}
+
+static void
+test_access_403(void)
+{
+	bh_request *req;
+
+	access_setup();
+	req = secure_dispatch(BH_POST, "/catalog", held_token("catalog:writer"),
+	    "application/json", "{\"name\":\"Ritz\"}");
+	CU_ASSERT_PTR_NULL(called);
+	CU_ASSERT_TRUE(is_problem(req, 403, "insufficient-scope", NULL, NULL));
+	CU_ASSERT_STRING_EQUAL(resp_header(req, "WWW-Authenticate"),
+	    "Bearer realm=\"bellhop\", error=\"insufficient_scope\", "
+	    "scope=\"catalog:write\"");
+	access_teardown();
+}
+
+static void
+test_access_200(void)
+{
+	bh_request *req;
+
+	access_setup();
+	req = secure_dispatch(BH_POST, "/catalog",
+	    held_token("profile catalog:write"), "application/json",
+	    "{\"name\":\"Ritz\"}");
+	CU_ASSERT_STRING_EQUAL(called, "create");
+	CU_ASSERT_EQUAL(req->status, 200);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(req->token);
+	CU_ASSERT_STRING_EQUAL(req->token->sub, "u-1");
+	CU_ASSERT_STRING_EQUAL(req->token->client_id, "catalog-admin");
+	CU_ASSERT_TRUE(bh_token_has_scope(req->token, "catalog:write"));
+	CU_ASSERT_STRING_EQUAL(bh_arg_str(req, "name"), "Ritz");
+
+	req = secure_dispatch(BH_GET, "/me/7", held_token(NULL), NULL, NULL);
+	CU_ASSERT_STRING_EQUAL(called, "hotel");
+	CU_ASSERT_EQUAL(bh_arg_int(req, "id"), 7);
+	/* HEAD goes through GET's access. */
+	req = secure_dispatch(BH_HEAD, "/me/7", NULL, NULL, NULL);
+	CU_ASSERT_TRUE(is_problem(req, 401, "unauthorized", NULL, NULL));
+	access_teardown();
+}
+
+/* A route left undeclared is token-protected (no scope), never public. */
+static void
+test_access_undeclared(void)
+{
+	bh_request *req;
+
+	access_setup();
+	req = secure_dispatch(BH_GET, "/forgotten", NULL, NULL, NULL);
+	CU_ASSERT_PTR_NULL(called);
+	CU_ASSERT_TRUE(is_problem(req, 401, "unauthorized", NULL, NULL));
+	req = secure_dispatch(BH_GET, "/forgotten", held_token(NULL), NULL,
+	    NULL);
+	CU_ASSERT_STRING_EQUAL(called, "list");
+	access_teardown();
+}
+
+/* A public route looks at no token, not even a bad one. */
+static void
+test_access_public(void)
+{
+	bh_request *req;
+
+	access_setup();
+	req = secure_dispatch(BH_GET, "/open", NULL, NULL, NULL);
+	CU_ASSERT_STRING_EQUAL(called, "list");
+	CU_ASSERT_PTR_NULL(req->token);
+	req = secure_dispatch(BH_GET, "/open", "Bearer not-a-token", NULL,
+	    NULL);
+	CU_ASSERT_STRING_EQUAL(called, "list");
+	CU_ASSERT_PTR_NULL(req->token);
+	CU_ASSERT_PTR_NULL(resp_header(req, "WWW-Authenticate"));
+	access_teardown();
+}
+
 static void
 test_no_params(void)
 {
@@ -1124,6 +1463,15 @@ bh_test_register(void)
 		{ "from the environment", test_from_env },
 		CU_TEST_INFO_NULL,
 	};
+	static const CU_TestInfo access[] = {
+		{ "401 without a token", test_access_401 },
+		{ "access before validation", test_access_before_validation },
+		{ "403 without the scope", test_access_403 },
+		{ "200 with a valid token", test_access_200 },
+		{ "undeclared is protected", test_access_undeclared },
+		{ "public looks at no token", test_access_public },
+		CU_TEST_INFO_NULL,
+	};
 	static const CU_TestInfo validate[] = {
 		{ "query rejects", test_query_rejects },
 		{ "query strings", test_query_strings },
@@ -1132,6 +1480,7 @@ bh_test_register(void)
 		{ "query via decoder", test_query_via_decoder },
 		{ "JSON rejects", test_json_rejects },
 		{ "JSON accepts", test_json_accepts },
+		{ "JSON unknown members", test_json_unknown_members },
 		{ "JSON not an object", test_json_not_object },
 		{ "form", test_form },
 		{ "415", test_unsupported_media_type },
@@ -1143,7 +1492,8 @@ bh_test_register(void)
 
 	atexit(free_pool);
 	if ((rc = bh_test_add_suite("router", router)) != CUE_SUCCESS ||
-	    (rc = bh_test_add_suite("validate", validate)) != CUE_SUCCESS)
+	    (rc = bh_test_add_suite("validate", validate)) != CUE_SUCCESS ||
+	    (rc = bh_test_add_suite("access", access)) != CUE_SUCCESS)
 		return rc;
 	return CUE_SUCCESS;
 }
