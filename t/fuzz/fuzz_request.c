@@ -314,18 +314,45 @@ h_problem(bh_request *req)
 	    "%s", detail);
 }
 
+/* Every route public but one: "/private" takes a bearer token, checked
+ * against a key pinned in fz_pin_key (never fetched), so that the
+ * Authorization header and token parsing are fuzzed too. */
 static const bh_route routes[] = {
-	{ BH_GET, "/items/{id:int}", h_echo, item_get_params },
-	{ BH_GET, "/items/new", h_echo, NULL },
-	{ BH_PUT | BH_PATCH, "/items/{id:int}", h_echo, item_put_params },
-	{ BH_DELETE, "/items/{id}", h_echo, NULL },
-	{ BH_POST, "/items", h_echo, item_post_params },
-	{ BH_GET, "/tags/{tag}/items/{n:int}", h_echo, tag_params },
-	{ BH_GET | BH_POST, "/search", h_echo, search_params },
-	{ BH_GET | BH_POST, "/headers", h_headers, NULL },
-	{ BH_GET, "/problem", h_problem, NULL },
+	{ BH_GET, "/items/{id:int}", h_echo, item_get_params, BH_PUBLIC, NULL },
+	{ BH_GET, "/items/new", h_echo, NULL, BH_PUBLIC, NULL },
+	{ BH_PUT | BH_PATCH, "/items/{id:int}", h_echo, item_put_params,
+	    BH_PUBLIC, NULL },
+	{ BH_DELETE, "/items/{id}", h_echo, NULL, BH_PUBLIC, NULL },
+	{ BH_POST, "/items", h_echo, item_post_params, BH_PUBLIC, NULL },
+	{ BH_GET, "/tags/{tag}/items/{n:int}", h_echo, tag_params, BH_PUBLIC,
+	    NULL },
+	{ BH_GET | BH_POST, "/search", h_echo, search_params, BH_PUBLIC, NULL },
+	{ BH_GET | BH_POST, "/headers", h_headers, NULL, BH_PUBLIC, NULL },
+	{ BH_GET, "/problem", h_problem, NULL, BH_PUBLIC, NULL },
+	{ BH_GET | BH_POST, "/private", h_echo, search_params, BH_TOKEN,
+	    "fz:read" },
 	{ 0 },
 };
+
+/* A fixed key set for "/private": fuzz input cannot reach the network. */
+static void
+fz_pin_key(void)
+{
+	static bool done;
+	bh_jwk key = { .kid = "fz-1" };
+	bh_jwks keys = { &key, 1 };
+	unsigned char seed[32];
+
+	if (done)
+		return;
+	memset(seed, 7, sizeof(seed));
+	if (bh_ed25519_public(seed, key.pub) == -1)
+		abort();
+	bh_authz_set_keys(&keys);
+	bh_cfg.auth_issuer = "https://fz.invalid/auth";
+	bh_cfg.audience = "fz";
+	done = true;
+}
 
 static const bh_service service = {
 	.name = "fz",
@@ -386,6 +413,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	bh_request req;
 
 	fz_setup();
+	fz_pin_key();
 	if ((sep = memmem(data, size, "\n\n", 2)) != NULL) {
 		head_len = (size_t)(sep - data);
 		body = sep + 2;
