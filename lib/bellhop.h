@@ -269,6 +269,9 @@ size_t bh_utf8_length(const char *s, size_t len);
  * characters (U+0000-U+001F, U+007F), newline and tab excepted when
  * multiline: text as BH_STRING parameters take it (multiline false). */
 bool bh_text_valid(const char *s, size_t len, bool multiline);
+/* validate.c: true if s is a uuid as PostgreSQL prints one: 8-4-4-4-12
+ * hex digits (either case), nothing else. */
+bool bh_uuid_valid(const char *s);
 
 /* ------------------------------------------------------------- response.c */
 

@@ -4,6 +4,7 @@
  * bounds, and stored in req->values.  A handler sees only values that
  * passed; anything else is a 400 naming the parameter.
  */
+#include <ctype.h>
 #include <inttypes.h>
 #include <string.h>
 
@@ -92,6 +93,21 @@ bh_utf8_length(const char *s, size_t len)
 		if (((unsigned char)s[i] & 0xc0) != 0x80)
 			n++;
 	return n;
+}
+
+bool
+bh_uuid_valid(const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < 36; i++) {
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return false;
+		} else if (!isxdigit((unsigned char)s[i]))
+			return false;
+	}
+	return s[36] == '\0';
 }
 
 bool

@@ -338,17 +338,10 @@ uuid_lower(const char *s, char out[37])
 {
 	size_t i;
 
-	if (strlen(s) != 36)
+	if (!bh_uuid_valid(s))
 		return false;
-	for (i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return false;
-		} else if (!isxdigit((unsigned char)s[i]))
-			return false;
+	for (i = 0; i < 37; i++)
 		out[i] = (char)tolower((unsigned char)s[i]);
-	}
-	out[36] = '\0';
 	return true;
 }
 

@@ -8,7 +8,6 @@
  * Addresses are in bellhop's one normal form (bh_email_normalize: ASCII,
  * trimmed, lower-cased), the form auth counts its sign-in limits in.
  */
-#include <ctype.h>
 #include <string.h>
 
 #include "users.h"
@@ -65,22 +64,6 @@ users_account_json(const PGresult *res, int row)
 	return obj;
 }
 
-/* 8-4-4-4-12 hex digits, as PostgreSQL prints a uuid (any case). */
-static bool
-is_uuid(const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < 36; i++) {
-		if (i == 8 || i == 13 || i == 18 || i == 23) {
-			if (s[i] != '-')
-				return false;
-		} else if (!isxdigit((unsigned char)s[i]))
-			return false;
-	}
-	return s[36] == '\0';
-}
-
 static int
 no_account(bh_request *req)
 {
@@ -92,7 +75,7 @@ const char *
 users_caller_id(bh_request *req)
 {
 	if (req->token == NULL || req->token->sub == NULL ||
-	    !is_uuid(req->token->sub)) {
+	    !bh_uuid_valid(req->token->sub)) {
 		no_account(req);
 		return NULL;
 	}

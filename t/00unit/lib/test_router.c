@@ -1447,6 +1447,30 @@ test_bad_default_is_500(void)
 	CU_ASSERT_TRUE(is_problem(req, 500, "internal-error", NULL, NULL));
 }
 
+/* The text helpers services use on their own JSON members. */
+static void
+test_text_helpers(void)
+{
+	CU_ASSERT_TRUE(bh_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950e"));
+	CU_ASSERT_TRUE(bh_uuid_valid("0F8FAD5B-D9CB-469F-A165-70867728950E"));
+	CU_ASSERT_FALSE(bh_uuid_valid(""));
+	CU_ASSERT_FALSE(bh_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950"));
+	CU_ASSERT_FALSE(bh_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950e0"));
+	CU_ASSERT_FALSE(bh_uuid_valid("0f8fad5bd-9cb-469f-a165-70867728950e"));
+	CU_ASSERT_FALSE(bh_uuid_valid("0f8fad5b-d9cb-469f-a165-70867728950g"));
+	CU_ASSERT_FALSE(bh_uuid_valid("' OR 1=1 --"));
+
+	CU_ASSERT_EQUAL(bh_utf8_length("Z\xc3\xbcrich", 7), 6);
+	CU_ASSERT_EQUAL(bh_utf8_length("", 0), 0);
+	CU_ASSERT_TRUE(bh_text_valid("Krak\xc3\xb3w", 7, false));
+	CU_ASSERT_FALSE(bh_text_valid("a\nb", 3, false));
+	CU_ASSERT_TRUE(bh_text_valid("a\nb\tc", 5, true));
+	CU_ASSERT_FALSE(bh_text_valid("a\rb", 3, true));
+	CU_ASSERT_FALSE(bh_text_valid("a\x7f", 2, true));
+	CU_ASSERT_FALSE(bh_text_valid("\xc3", 1, false));
+	CU_ASSERT_FALSE(bh_text_valid("a\0b", 3, true));
+}
+
 int
 bh_test_register(void)
 {
@@ -1486,6 +1510,7 @@ bh_test_register(void)
 		{ "415", test_unsupported_media_type },
 		{ "no params", test_no_params },
 		{ "bad default is 500", test_bad_default_is_500 },
+		{ "text helpers", test_text_helpers },
 		CU_TEST_INFO_NULL,
 	};
 	int rc;
