@@ -166,6 +166,18 @@ enum bh_type {
 	BH_INT,    /* decimal int64; min/max bound the value */
 	BH_BOOL,   /* true/false (query: "true"/"false"/"1"/"0") */
 	BH_ENUM,   /* one of choices[]; the value's .i is the index */
+	BH_DATE,   /* YYYY-MM-DD, a real calendar date 1970-01-01..9999-12-31;
+		    * .i is days since 1970-01-01; min/max (in those days)
+		    * bound it when not both 0 */
+	BH_OBJECT, /* BH_BODY only: a JSON object, in .json; when .members is
+		    * set its members are validated like a body (undeclared
+		    * ones refused), named "card.number" in problems, and
+		    * read with bh_arg(req, "card.number") */
+	BH_ARRAY,  /* BH_BODY only: a JSON array, in .json; min/max bound its
+		    * length (0,0 = 0..1000); elements are the handler's */
+	BH_IGNORED, /* BH_BODY only: any JSON value, accepted and never read:
+		    * a member clients send that the server decides itself
+		    * (a price, a status) */
 };
 
 /* One declared input, as kcgi's struct kvalid: only what passes reaches
@@ -175,9 +187,9 @@ enum bh_type {
  * naming it ("param"), before any value is checked.  A form body may hold
  * other fields (OAuth 2.0 says to ignore them); they are not read.  A
  * JSON body that gives a member name twice in any object never gets this
- * far: 400 malformed-body (request.c).  Routes whose bodies hold arrays
- * or nested objects declare no BH_BODY parameter and read req->json
- * themselves. */
+ * far: 400 malformed-body (request.c).  Nested objects are declared
+ * with BH_OBJECT and .members; arrays (BH_ARRAY) are checked for their
+ * length only, their elements read by the handler from .json. */
 typedef struct bh_param {
 	const char *name;
 	enum bh_src src;
@@ -186,14 +198,18 @@ typedef struct bh_param {
 	int64_t min, max;            /* 0,0 = type's default bounds */
 	const char *const *choices;  /* BH_ENUM: NULL-terminated */
 	const char *def;             /* default, as text, used when absent */
+	const struct bh_param *members; /* BH_OBJECT: its members, or NULL */
 } bh_param;
 
 typedef struct bh_value {
 	const bh_param *spec;
 	bool present; /* given by the caller or defaulted */
 	int64_t i;    /* BH_INT, BH_BOOL (0/1), BH_ENUM (index) */
-	const char *s; /* the text (all types) */
+	const char *s; /* the text (all scalar types) */
 	size_t len;
+	json_object *json;  /* BH_OBJECT, BH_ARRAY: the member, owned by the request */
+	struct bh_value *members; /* BH_OBJECT with .members: one per member param */
+	size_t nmembers;
 } bh_value;
 
 typedef struct bh_header {
@@ -240,7 +256,8 @@ const char *bh_header_get(const bh_request *req, const char *name);
 const char *bh_cookie_get(const bh_request *req, const char *name);
 const char *bh_query_get(const bh_request *req, const char *name);
 
-/* Validated values by parameter name (the route declared it). */
+/* Validated values by parameter name (the route declared it); a member
+ * of a BH_OBJECT parameter is named "object.member" ("card.number"). */
 const bh_value *bh_arg(const bh_request *req, const char *name);
 int64_t bh_arg_int(const bh_request *req, const char *name);
 const char *bh_arg_str(const bh_request *req, const char *name);
@@ -273,6 +290,40 @@ bool bh_text_valid(const char *s, size_t len, bool multiline);
  * hex digits (either case), nothing else. */
 bool bh_uuid_valid(const char *s);
 
+/* The request's Idempotency-Key header: 1-255 printable ASCII
+ * characters.  Returns it (owned by req), or NULL: with no response set
+ * when the header is absent and not required; with a 400
+ * invalid-parameter (param "Idempotency-Key") set when it is absent and
+ * required, or malformed. */
+const char *bh_idempotency_key(bh_request *req, bool required);
+/* What the request asks, for comparing a replay with the original: SHA-256
+ * hex over the method, the path and the body's bytes, as an HMAC keyed
+ * with bh_cfg.client_secret when there is one (a body may hold a card
+ * number).  Owned by req. */
+char *bh_request_fingerprint(bh_request *req);
+
+/* ----------------------------------------------------------------- date.c */
+
+/* Dates are days since 1970-01-01 (UTC), as BH_DATE values carry them. */
+/* True, with *days set, if s[0..len) is a YYYY-MM-DD calendar date from
+ * 1970-01-01 to 9999-12-31 (leap years checked, nothing else allowed). */
+bool bh_date_parse(const char *s, size_t len, int64_t *days);
+/* The date as YYYY-MM-DD.  Owned by pool. */
+char *bh_date_format(bh_pool *pool, int64_t days);
+/* Today's date in UTC. */
+int64_t bh_date_today(void);
+
+/* ---------------------------------------------------------------- money.c */
+
+/* Money is an integer amount of minor units plus an ISO 4217 code. */
+/* The number of minor-unit digits of currency code (upper-case ISO 4217:
+ * EUR 2, JPY 0, BHD 3), or -1 when it is not a currency bellhop knows. */
+int bh_currency_exponent(const char *code);
+/* amount in minor units written for people, grouped by thousands, with
+ * the code after it: "1,234.50 EUR", "15,000 JPY", "-0.500 BHD".  Owned
+ * by pool; NULL for an unknown currency. */
+char *bh_money_format(bh_pool *pool, int64_t amount, const char *currency);
+
 /* ------------------------------------------------------------- response.c */
 
 /* Problem types (RFC 9457): the "type" member is "urn:bellhop:problem:"
@@ -293,6 +344,7 @@ bool bh_uuid_valid(const char *s);
 #define BH_PROBLEM_IDEMPOTENCY_KEY_REUSED "idempotency-key-reused" /* 422 */
 #define BH_PROBLEM_TOO_MANY_REQUESTS "too-many-requests" /* 429 + Retry-After */
 #define BH_PROBLEM_UPSTREAM "upstream-unavailable"      /* 502/503/504 from a call */
+#define BH_PROBLEM_PAYMENT_DECLINED "payment-declined"  /* 402: the bank said no */
 
 /* Adds a response header (both strings copied into the pool).  Replaces a
  * default header of the same name. */
@@ -308,6 +360,12 @@ int bh_send_json(bh_request *req, int status, json_object *obj);
  * offending parameter when param != NULL.  Returns status. */
 int bh_problem(bh_request *req, int status, const char *slug,
 	       const char *param, const char *detail_fmt, ...) BH_PRINTF(5, 6);
+/* bh_problem with more members: those of extra (a JSON object, not
+ * consumed; may be NULL), e.g. "payment_id" and "decline_code", added
+ * after the standard ones (which they cannot replace). */
+int bh_problem_ext(bh_request *req, int status, const char *slug,
+		   const char *param, json_object *extra,
+		   const char *detail_fmt, ...) BH_PRINTF(6, 7);
 
 /* --------------------------------------------------------------- router.c */
 
@@ -563,6 +621,10 @@ typedef struct bh_http_response {
 	size_t len;
 	const char *error;      /* why no response came (status 0), owned by the pool */
 	const char *cache_control; /* Cache-Control or NULL (authz.c honours max-age of the JWKS) */
+	bool maybe_sent;        /* false only when no attempt's request can have
+				 * reached the upstream (circuit open, no
+				 * service token, connection refused or not
+				 * made): safe to report "nothing happened" */
 } bh_http_response;
 
 /* Performs call, passing on the request id of the request in flight
@@ -607,6 +669,30 @@ char *bh_email_normalize(bh_pool *pool, const char *s, size_t len);
  * '@'"), for a 400's detail; NULL on success. */
 char *bh_email_normalize_why(bh_pool *pool, const char *s, size_t len,
 			     const char **why);
+
+/* --------------------------------------------------------------- repeat.c */
+
+/* One round of a repeated command's work: memory from pool (reset after
+ * the round), says what it did on stdout; repeating is false when the
+ * command runs it once, true under --every.  Returns the exit status of
+ * the command run once (ignored when repeating). */
+typedef int (*bh_round_fn)(bh_pool *pool, bool repeating, void *arg);
+
+/* The body of a command "NAME [--every SECONDS]" (a bh_command's run):
+ * argv[0] is NAME, usage the synopsis starting with the program's name
+ * ("bellhop-payments reconcile [--every SECONDS]").  Ignores SIGPIPE and
+ * turns SIGTERM and SIGINT into a stop request (both stay so after it
+ * returns).  Runs round(pool, repeating, arg) once, or with --every (1 to
+ * 86400) again SECONDS after each round ends until a stop is requested:
+ * the round in hand is finished (a long one may end early when
+ * bh_repeat_stopping() says so), a pause ends within 0.1 s.  Owns the
+ * pool; closes this process's database connection before it returns.
+ * Returns 2 on a usage error (said on stderr, no round run), else once
+ * the round's status, repeating 0. */
+int bh_repeat_command(const char *usage, int argc, char **argv,
+		      bh_round_fn round, void *arg);
+/* True once SIGTERM or SIGINT has asked bh_repeat_command to stop. */
+bool bh_repeat_stopping(void);
 
 /* --------------------------------------------------------------- server.c */
 

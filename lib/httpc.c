@@ -527,6 +527,24 @@ perform(CURL *h, const bh_http_call *call, const char *method,
 	curl_easy_setopt(h, CURLOPT_HTTPHEADER, NULL);
 }
 
+/* The attempt failed before its request could leave this host: no
+ * connection was made to send it on.  Anything else (a timeout, a reset,
+ * an answer) may mean the upstream got it. */
+static bool
+certainly_unsent(CURLcode rc)
+{
+	switch (rc) {
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+	case CURLE_URL_MALFORMAT:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* The attempt never got an answer for a reason that may pass. */
 static bool
 transient_failure(CURLcode rc)
@@ -587,7 +605,7 @@ bh_http(bh_pool *pool, const bh_http_call *call, bh_http_response *resp)
 	uint64_t start = bh_now_us(), deadline, now, wait_us, cap_us;
 	int budget_ms, retries, attempts = 0, tries = 0, rv = -1;
 	bool retryable, token_refreshed = false, answered = false;
-	bool fast_fail = false;
+	bool fast_fail = false, maybe_sent = false;
 	long remaining_ms, ra;
 	CURL *h;
 
@@ -658,6 +676,8 @@ bh_http(bh_pool *pool, const bh_http_call *call, bh_http_response *resp)
 		headers = NULL;
 		attempts++;
 		answered = a.rc == CURLE_OK;
+		if (!certainly_unsent(a.rc))
+			maybe_sent = true;
 		why = answered ? NULL : attempt_error(pool, &a, budget_ms);
 
 		if ((answered && a.status >= 500) ||
@@ -707,6 +727,7 @@ bh_http(bh_pool *pool, const bh_http_call *call, bh_http_response *resp)
 		rv = 0;
 	} else
 		resp->error = why != NULL ? why : "failed";
+	resp->maybe_sent = maybe_sent;
 	attempt_clear(&a);
 
 	bh_log(BH_LOG_DEBUG, "http %s %s %s -> %ld in %llu ms, %d attempt%s",

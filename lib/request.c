@@ -716,3 +716,121 @@ bh_query_get(const bh_request *req, const char *name)
 {
 	return kv_get(&req->query_params, name);
 }
+
+/* ---------------------------------------------------------- idempotency */
+
+/* As payment providers take them: long enough for a uuid with a
+ * prefix, short enough to index. */
+#define IDEMPOTENCY_KEY_MAX 255
+
+const char *
+bh_idempotency_key(bh_request *req, bool required)
+{
+	const char *key = bh_header_get(req, "idempotency-key");
+	size_t i, len;
+
+	if (key == NULL) {
+		if (!required)
+			return NULL;
+		bh_problem(req, 400, BH_PROBLEM_INVALID_PARAMETER,
+		    "Idempotency-Key",
+		    "the Idempotency-Key header is required");
+		return NULL;
+	}
+	/* Given empty is a client's bug, not a request without a key. */
+	len = strlen(key);
+	for (i = 0; i < len; i++)
+		if (key[i] < 0x20 || key[i] > 0x7e)
+			break;
+	if (len == 0 || len > IDEMPOTENCY_KEY_MAX || i < len) {
+		bh_problem(req, 400, BH_PROBLEM_INVALID_PARAMETER,
+		    "Idempotency-Key", "the Idempotency-Key header must be 1 "
+		    "to %d printable ASCII characters", IDEMPOTENCY_KEY_MAX);
+		return NULL;
+	}
+	return key;
+}
+
+/*
+ * HMAC-SHA-256 (RFC 2104) of the parts of a request, on the runtime's
+ * own SHA-256.  Keyed because a request body may hold a card number: an
+ * unkeyed hash of it, stored for comparing replays, could be reversed by
+ * trying the few billion numbers that fit a known brand and last four
+ * digits.
+ */
+struct hmac {
+	bh_sha256_ctx inner;
+	uint8_t opad[64];
+};
+
+static void
+hmac_init(struct hmac *h, const void *key, size_t keylen)
+{
+	uint8_t block[64], ipad[64];
+	size_t i;
+
+	memset(block, 0, sizeof(block));
+	if (keylen > sizeof(block))
+		bh_sha256(key, keylen, block);
+	else if (keylen > 0)
+		memcpy(block, key, keylen);
+	for (i = 0; i < sizeof(block); i++) {
+		ipad[i] = block[i] ^ 0x36;
+		h->opad[i] = block[i] ^ 0x5c;
+	}
+	bh_sha256_init(&h->inner);
+	bh_sha256_update(&h->inner, ipad, sizeof(ipad));
+}
+
+static void
+hmac_final(struct hmac *h, uint8_t out[BH_SHA256_LEN])
+{
+	uint8_t inner[BH_SHA256_LEN];
+	bh_sha256_ctx outer;
+
+	bh_sha256_final(&h->inner, inner);
+	bh_sha256_init(&outer);
+	bh_sha256_update(&outer, h->opad, sizeof(h->opad));
+	bh_sha256_update(&outer, inner, sizeof(inner));
+	bh_sha256_final(&outer, out);
+}
+
+/*
+ * The key is this service's client secret (every service has one to get
+ * its tokens), so prints are stable across workers and restarts; a
+ * service without one gets the plain SHA-256 of the same text.  A new
+ * client secret makes earlier prints differ: a replay across the change
+ * is refused as another request, never answered with a wrong response.
+ * The parts are separated by a NUL, which neither the method nor the
+ * decoded path can hold (request.c refuses %00), so that no two requests
+ * hash the same text: "POST" "/a" "b..." is not "POST" "/ab" "...".
+ */
+char *
+bh_request_fingerprint(bh_request *req)
+{
+	static const char purpose[] = "bellhop request fingerprint";
+	uint8_t digest[BH_SHA256_LEN];
+	char *hex = bh_palloc(req->pool, BH_SHA256_HEX_LEN + 1);
+	const char *method = req->method_name != NULL ? req->method_name : "";
+	const char *path = req->full_path != NULL ? req->full_path :
+	    req->path != NULL ? req->path : "";
+	const char *key = bh_cfg.client_secret;
+	struct hmac h;
+	bh_sha256_ctx *ctx = &h.inner;
+
+	if (key != NULL && key[0] != '\0') {
+		hmac_init(&h, key, strlen(key));
+		bh_sha256_update(ctx, purpose, sizeof(purpose));
+	} else
+		bh_sha256_init(ctx);
+	bh_sha256_update(ctx, method, strlen(method) + 1);
+	bh_sha256_update(ctx, path, strlen(path) + 1);
+	if (req->body != NULL && req->body_len > 0)
+		bh_sha256_update(ctx, req->body, req->body_len);
+	if (key != NULL && key[0] != '\0')
+		hmac_final(&h, digest);
+	else
+		bh_sha256_final(ctx, digest);
+	bh_sha256_digest_hex(digest, hex);
+	return hex;
+}

@@ -56,6 +56,7 @@ reason_phrase(int status)
 	case 308: return "Permanent Redirect";
 	case 400: return "Bad Request";
 	case 401: return "Unauthorized";
+	case 402: return "Payment Required";
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
@@ -310,25 +311,71 @@ handler_has_header(const bh_request *req, const char *name)
 	return false;
 }
 
-int
-bh_problem(bh_request *req, int status, const char *slug, const char *param,
-    const char *detail_fmt, ...)
+/* The members bh_problem writes itself, which extra members never
+ * replace (a second "status" would make the body say two things). */
+static bool
+problem_member_reserved(const char *name)
+{
+	static const char *const reserved[] = { "type", "title", "status",
+	    "detail", "request_id", "param", "instance" };
+	size_t i;
+
+	for (i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+		if (strcmp(name, reserved[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Appends ,"name":value for each member of extra that is not reserved. */
+static void
+append_extra_members(bh_buf *body, json_object *extra)
+{
+	const char *text;
+	size_t len;
+
+	if (extra == NULL)
+		return;
+	if (!json_object_is_type(extra, json_type_object)) {
+		bh_log(BH_LOG_WARN, "problem: extra members are not an "
+		    "object; left out");
+		return;
+	}
+	json_object_object_foreach(extra, name, value) {
+		if (problem_member_reserved(name)) {
+			bh_log(BH_LOG_WARN, "problem: extra member %s would "
+			    "replace a standard one; left out", name);
+			continue;
+		}
+		BUF_LIT(body, ",");
+		append_json_string(body, name);
+		BUF_LIT(body, ":");
+		text = json_object_to_json_string_length(value,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
+		    &len);
+		bh_buf_append(body, text, len);
+	}
+}
+
+static int vproblem(bh_request *, int, const char *, const char *,
+    json_object *, const char *, va_list) BH_PRINTF(6, 0);
+
+static int
+vproblem(bh_request *req, int status, const char *slug, const char *param,
+    json_object *extra, const char *detail_fmt, va_list ap)
 {
 	bh_buf body;
-	va_list ap;
+	va_list ap2;
 	char *detail;
 	int len;
 
 	/* Format the detail once into the pool: size, then text. */
-	va_start(ap, detail_fmt);
-	len = vsnprintf(NULL, 0, detail_fmt, ap);
-	va_end(ap);
+	va_copy(ap2, ap);
+	len = vsnprintf(NULL, 0, detail_fmt, ap2);
+	va_end(ap2);
 	if (len < 0)
 		len = 0;
 	detail = bh_palloc(req->pool, (size_t)len + 1);
-	va_start(ap, detail_fmt);
 	vsnprintf(detail, (size_t)len + 1, detail_fmt, ap);
-	va_end(ap);
 
 	bh_buf_init(&body, req->pool);
 	BUF_LIT(&body, "{\"type\":\"" BH_PROBLEM_TYPE_PREFIX);
@@ -347,6 +394,7 @@ bh_problem(bh_request *req, int status, const char *slug, const char *param,
 		BUF_LIT(&body, ",\"param\":");
 		append_json_string(&body, param);
 	}
+	append_extra_members(&body, extra);
 	BUF_LIT(&body, "}");
 
 	req->status = status;
@@ -359,6 +407,30 @@ bh_problem(bh_request *req, int status, const char *slug, const char *param,
 		snprintf(secs, sizeof(secs), "%d", bh_cfg.retry_after);
 		bh_add_header(req, "Retry-After", secs);
 	}
+	return status;
+}
+
+int
+bh_problem(bh_request *req, int status, const char *slug, const char *param,
+    const char *detail_fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, detail_fmt);
+	vproblem(req, status, slug, param, NULL, detail_fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+int
+bh_problem_ext(bh_request *req, int status, const char *slug,
+    const char *param, json_object *extra, const char *detail_fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, detail_fmt);
+	vproblem(req, status, slug, param, extra, detail_fmt, ap);
+	va_end(ap);
 	return status;
 }
 

@@ -327,8 +327,8 @@ metadata_get(bh_request *req)
 /* ------------------------------------------------ revoking a person */
 
 const bh_param revoke_user_params[] = {
-	{ "user_id", BH_BODY, BH_STRING, true, 1, 64, NULL, NULL },
-	{ NULL, 0, 0, false, 0, 0, NULL, NULL }
+	{ "user_id", BH_BODY, BH_STRING, true, 1, 64, NULL, NULL, NULL },
+	{ NULL, 0, 0, false, 0, 0, NULL, NULL, NULL }
 };
 
 /* A uuid as users makes them (8-4-4-4-12 hex digits), lower-cased into

@@ -17,8 +17,8 @@
 #include "notifications.h"
 
 const bh_param email_get_params[] = {
-	{ "id", BH_PATH, BH_INT, true, 1, INT64_MAX, NULL, NULL },
-	{ NULL, 0, 0, false, 0, 0, NULL, NULL }
+	{ "id", BH_PATH, BH_INT, true, 1, INT64_MAX, NULL, NULL, NULL },
+	{ NULL, 0, 0, false, 0, 0, NULL, NULL, NULL }
 };
 
 /* A validated POST body, strings owned by the request. */
@@ -243,35 +243,6 @@ parse_email(bh_request *req, struct new_email *e)
 	return 0;
 }
 
-/* Idempotency-Key: 1-255 printable ASCII characters. */
-static const char *
-idempotency_key(bh_request *req)
-{
-	const char *key = bh_header_get(req, "idempotency-key");
-	size_t i, len;
-
-	if (key == NULL || (len = strlen(key)) == 0) {
-		bh_problem(req, 400, BH_PROBLEM_INVALID_PARAMETER,
-		    "Idempotency-Key",
-		    "the Idempotency-Key header is required");
-		return NULL;
-	}
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)key[i];
-
-		if (c < 0x20 || c > 0x7e)
-			break;
-	}
-	if (len > MAIL_MAX_IDEMPOTENCY_KEY || i < len) {
-		bh_problem(req, 400, BH_PROBLEM_INVALID_PARAMETER,
-		    "Idempotency-Key", "the Idempotency-Key header must be 1 "
-		    "to %d printable ASCII characters",
-		    MAIL_MAX_IDEMPOTENCY_KEY);
-		return NULL;
-	}
-	return key;
-}
-
 /* --------------------------------------------------------------- store */
 
 static const char *
@@ -382,7 +353,7 @@ email_post(bh_request *req)
 	struct new_email e;
 
 	memset(&e, 0, sizeof(e));
-	if ((e.key = idempotency_key(req)) == NULL)
+	if ((e.key = bh_idempotency_key(req, true)) == NULL)
 		return req->status;
 	if (req->body == NULL || req->body_len == 0)
 		return bh_problem(req, 400, BH_PROBLEM_MALFORMED_BODY, NULL,

@@ -2,7 +2,7 @@
  * catalog.c - the catalogue's write side: hotels, their room types and
  * their rooms, created, replaced and deleted by operators (scope
  * catalog:write, see main.c); and the reads of one room type (public) and
- * of a hotel's rooms (same scope).
+ * of a hotel's rooms (scope catalog:read).
  *
  * Bodies are JSON objects read here member by member: each member has a
  * JSON type, bounds, and a name that a 400 gives back ("param":
@@ -34,20 +34,20 @@
 #define MAX_REPRICED 1000     /* nightly_rates in one PUT /hotels/{id} */
 
 const bh_param catalog_hotel_params[] = {
-	{ "id", BH_PATH, BH_INT, true, 1, MAX_ID, NULL, NULL },
-	{ NULL, 0, 0, false, 0, 0, NULL, NULL }
+	{ "id", BH_PATH, BH_INT, true, 1, MAX_ID, NULL, NULL, NULL },
+	{ NULL, 0, 0, false, 0, 0, NULL, NULL, NULL }
 };
 
 const bh_param catalog_room_type_params[] = {
-	{ "id", BH_PATH, BH_INT, true, 1, MAX_ID, NULL, NULL },
-	{ "type_id", BH_PATH, BH_INT, true, 1, MAX_ID, NULL, NULL },
-	{ NULL, 0, 0, false, 0, 0, NULL, NULL }
+	{ "id", BH_PATH, BH_INT, true, 1, MAX_ID, NULL, NULL, NULL },
+	{ "type_id", BH_PATH, BH_INT, true, 1, MAX_ID, NULL, NULL, NULL },
+	{ NULL, 0, 0, false, 0, 0, NULL, NULL, NULL }
 };
 
 const bh_param catalog_room_params[] = {
-	{ "id", BH_PATH, BH_INT, true, 1, MAX_ID, NULL, NULL },
-	{ "room_id", BH_PATH, BH_INT, true, 1, MAX_ID, NULL, NULL },
-	{ NULL, 0, 0, false, 0, 0, NULL, NULL }
+	{ "id", BH_PATH, BH_INT, true, 1, MAX_ID, NULL, NULL, NULL },
+	{ "room_id", BH_PATH, BH_INT, true, 1, MAX_ID, NULL, NULL, NULL },
+	{ NULL, 0, 0, false, 0, 0, NULL, NULL, NULL }
 };
 
 /* ------------------------------------------------------------ statements */

@@ -8,9 +8,9 @@
 #include "search.h"
 
 const bh_param search_cities_params[] = {
-	{ "prefix", BH_QUERY, BH_STRING, true, 1, 100, NULL, NULL },
-	{ "limit", BH_QUERY, BH_INT, false, 1, 50, NULL, "10" },
-	{ NULL, 0, 0, false, 0, 0, NULL, NULL }
+	{ "prefix", BH_QUERY, BH_STRING, true, 1, 100, NULL, NULL, NULL },
+	{ "limit", BH_QUERY, BH_INT, false, 1, 50, NULL, "10", NULL },
+	{ NULL, 0, 0, false, 0, 0, NULL, NULL, NULL }
 };
 
 static const char search_cities_sql[] =

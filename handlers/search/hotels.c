@@ -91,14 +91,14 @@ search_cacheable(bh_request *req)
 static const char *const sort_choices[] = { "price", "rating", "name", NULL };
 
 const bh_param search_hotels_params[] = {
-	{ "city", BH_QUERY, BH_STRING, true, 1, 100, NULL, NULL },
-	{ "guests", BH_QUERY, BH_INT, false, 1, 20, NULL, "1" },
-	{ "stars", BH_QUERY, BH_INT, false, 1, 5, NULL, "1" },
-	{ "max_price", BH_QUERY, BH_INT, false, 1, 10000000, NULL, NULL },
-	{ "sort", BH_QUERY, BH_ENUM, false, 0, 0, sort_choices, "price" },
-	{ "page", BH_QUERY, BH_INT, false, 1, 1000, NULL, "1" },
-	{ "per_page", BH_QUERY, BH_INT, false, 1, 100, NULL, "20" },
-	{ NULL, 0, 0, false, 0, 0, NULL, NULL }
+	{ "city", BH_QUERY, BH_STRING, true, 1, 100, NULL, NULL, NULL },
+	{ "guests", BH_QUERY, BH_INT, false, 1, 20, NULL, "1", NULL },
+	{ "stars", BH_QUERY, BH_INT, false, 1, 5, NULL, "1", NULL },
+	{ "max_price", BH_QUERY, BH_INT, false, 1, 10000000, NULL, NULL, NULL },
+	{ "sort", BH_QUERY, BH_ENUM, false, 0, 0, sort_choices, "price", NULL },
+	{ "page", BH_QUERY, BH_INT, false, 1, 1000, NULL, "1", NULL },
+	{ "per_page", BH_QUERY, BH_INT, false, 1, 100, NULL, "20", NULL },
+	{ NULL, 0, 0, false, 0, 0, NULL, NULL, NULL }
 };
 
 /* Both statements return the same columns, in this order. */
@@ -310,8 +310,8 @@ search_hotels(bh_request *req)
 /* ------------------------------------------------- GET /hotels/{id} */
 
 const bh_param hotel_detail_params[] = {
-	{ "id", BH_PATH, BH_INT, true, 1, 2147483647, NULL, NULL },
-	{ NULL, 0, 0, false, 0, 0, NULL, NULL }
+	{ "id", BH_PATH, BH_INT, true, 1, 2147483647, NULL, NULL, NULL },
+	{ NULL, 0, 0, false, 0, 0, NULL, NULL, NULL }
 };
 
 const char search_hotel_detail_sql[] =

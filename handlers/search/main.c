@@ -6,12 +6,16 @@
  * Reading the catalogue is public.  Writing it takes a token for this
  * service (audience "search") with the scope catalog:write, which the
  * client catalog-admin has: operators and tests.  The rooms themselves
- * (their ids and numbers) are the operators' view and need the same scope.
+ * (their ids and numbers) are not the public's: reading them takes the
+ * scope catalog:read, which catalog-admin has and so does reservations,
+ * which holds rooms by id.
  */
 #include "search.h"
 
 /* The scope every catalogue write needs. */
 #define CATALOG_WRITE "catalog:write"
+/* The scope the room reads need (not a write: reservations has it). */
+#define CATALOG_READ "catalog:read"
 
 static const bh_route routes[] = {
 	{ BH_GET, "/hotels",
@@ -40,9 +44,9 @@ static const bh_route routes[] = {
 	  catalog_room_create, catalog_room_type_params,
 	  BH_TOKEN, CATALOG_WRITE },
 	{ BH_GET, "/hotels/{id:int}/rooms",
-	  catalog_rooms_list, catalog_hotel_params, BH_TOKEN, CATALOG_WRITE },
+	  catalog_rooms_list, catalog_hotel_params, BH_TOKEN, CATALOG_READ },
 	{ BH_GET, "/hotels/{id:int}/rooms/{room_id:int}",
-	  catalog_room_get, catalog_room_params, BH_TOKEN, CATALOG_WRITE },
+	  catalog_room_get, catalog_room_params, BH_TOKEN, CATALOG_READ },
 	{ BH_DELETE, "/hotels/{id:int}/rooms/{room_id:int}",
 	  catalog_room_delete, catalog_room_params, BH_TOKEN, CATALOG_WRITE },
 	{ BH_GET, "/cities",

@@ -1,7 +1,8 @@
 /*
- * accounts.c - POST /users (sign-up), GET/PATCH/DELETE /users/me, and
+ * accounts.c - POST /users (sign-up), GET/PATCH/DELETE /users/me,
  * POST /users/internal/verify-password (the auth service's sign-in
- * check); the helpers every route of the service shares: addresses,
+ * check) and GET /users/internal/users/{id} (an account as other
+ * services see it); the helpers every route of the service shares: addresses,
  * the caller's account, account JSON, ending a person's sessions.  (Body
  * members a route does not declare are refused by the runtime.)
  *
@@ -187,10 +188,10 @@ add_mail_state(json_object *obj, enum users_mail_result result)
 /* --------------------------------------------------------- POST /users */
 
 const bh_param users_signup_params[] = {
-	{ "email", BH_BODY, BH_STRING, true, 1, 320, NULL, NULL },
-	{ "name", BH_BODY, BH_STRING, true, 1, 100, NULL, NULL },
-	{ "password", BH_BODY, BH_STRING, true, 8, 128, NULL, NULL },
-	{ NULL, 0, 0, false, 0, 0, NULL, NULL }
+	{ "email", BH_BODY, BH_STRING, true, 1, 320, NULL, NULL, NULL },
+	{ "name", BH_BODY, BH_STRING, true, 1, 100, NULL, NULL, NULL },
+	{ "password", BH_BODY, BH_STRING, true, 8, 128, NULL, NULL, NULL },
+	{ NULL, 0, 0, false, 0, 0, NULL, NULL, NULL }
 };
 
 struct signup {
@@ -284,10 +285,10 @@ users_me_get(bh_request *req)
 /* ----------------------------------------------------- PATCH /users/me */
 
 const bh_param users_me_patch_params[] = {
-	{ "name", BH_BODY, BH_STRING, false, 1, 100, NULL, NULL },
-	{ "email", BH_BODY, BH_STRING, false, 1, 320, NULL, NULL },
-	{ "current_password", BH_BODY, BH_STRING, false, 1, 128, NULL, NULL },
-	{ NULL, 0, 0, false, 0, 0, NULL, NULL }
+	{ "name", BH_BODY, BH_STRING, false, 1, 100, NULL, NULL, NULL },
+	{ "email", BH_BODY, BH_STRING, false, 1, 320, NULL, NULL, NULL },
+	{ "current_password", BH_BODY, BH_STRING, false, 1, 128, NULL, NULL, NULL },
+	{ NULL, 0, 0, false, 0, 0, NULL, NULL, NULL }
 };
 
 struct patch {
@@ -450,8 +451,8 @@ users_me_patch(bh_request *req)
 /* ---------------------------------------------------- DELETE /users/me */
 
 const bh_param users_me_delete_params[] = {
-	{ "password", BH_BODY, BH_STRING, true, 1, 128, NULL, NULL },
-	{ NULL, 0, 0, false, 0, 0, NULL, NULL }
+	{ "password", BH_BODY, BH_STRING, true, 1, 128, NULL, NULL, NULL },
+	{ NULL, 0, 0, false, 0, 0, NULL, NULL, NULL }
 };
 
 static const char me_hash_sql[] =
@@ -497,9 +498,9 @@ users_me_delete(bh_request *req)
 /* Wide bounds: a wrong guess of any length is "verified": false, not a
  * 400 the sign-in page would have to explain. */
 const bh_param users_verify_password_params[] = {
-	{ "email", BH_BODY, BH_STRING, true, 1, 1024, NULL, NULL },
-	{ "password", BH_BODY, BH_STRING, true, 1, 1024, NULL, NULL },
-	{ NULL, 0, 0, false, 0, 0, NULL, NULL }
+	{ "email", BH_BODY, BH_STRING, true, 1, 1024, NULL, NULL, NULL },
+	{ "password", BH_BODY, BH_STRING, true, 1, 1024, NULL, NULL, NULL },
+	{ NULL, 0, 0, false, 0, 0, NULL, NULL, NULL }
 };
 
 static const char verify_lookup_sql[] =
@@ -556,5 +557,45 @@ users_verify_password(bh_request *req)
 	if (users_password_outdated(hash))
 		rehash(req, PQgetvalue(res, 0, UA_ID), hash, password);
 	add(body, "user", users_account_json(res, 0));
+	return bh_send_json(req, 200, body);
+}
+
+/* ------------------------------------- GET /users/internal/users/{id} */
+
+/* Other services' view of a person (scope users:read): reservations
+ * keeps the guest's name and address with a hold.  The id is a path
+ * string of any length, so that anything not a uuid is the same 404 as
+ * an unknown account (only text that is no text at all, a control
+ * character, is a 400). */
+const bh_param users_internal_get_params[] = {
+	{ "id", BH_PATH, BH_STRING, true, 0, 0, NULL, NULL, NULL },
+	{ NULL, 0, 0, false, 0, 0, NULL, NULL, NULL }
+};
+
+static const char internal_get_sql[] =
+	"SELECT " USERS_ACCOUNT_COLUMNS " FROM users WHERE id = $1";
+
+int
+users_internal_get(bh_request *req)
+{
+	const char *params[1];
+	json_object *body;
+	PGresult *res;
+
+	params[0] = bh_arg_str(req, "id");
+	if (!bh_uuid_valid(params[0]))
+		return bh_problem(req, 404, BH_PROBLEM_NOT_FOUND, NULL,
+		    "there is no such account");
+	if ((res = bh_db_query(req, internal_get_sql, 1, params)) == NULL)
+		return req->status;
+	if (PQntuples(res) == 0)
+		return bh_problem(req, 404, BH_PROBLEM_NOT_FOUND, NULL,
+		    "there is no such account");
+	body = users_json_object(req);
+	add(body, "id", col_string(res, 0, UA_ID));
+	add(body, "email", col_string(res, 0, UA_EMAIL));
+	add(body, "name", col_string(res, 0, UA_NAME));
+	add(body, "email_verified", json_object_new_boolean(
+	    strcmp(PQgetvalue(res, 0, UA_EMAIL_VERIFIED), "t") == 0));
 	return bh_send_json(req, 200, body);
 }

@@ -276,8 +276,8 @@ users_notice_mail(bh_request *req, enum users_notice notice,
 /* ------------------------------------------------ POST /users/verify-email */
 
 const bh_param users_verify_email_params[] = {
-	{ "token", BH_BODY, BH_STRING, true, 1, 256, NULL, NULL },
-	{ NULL, 0, 0, false, 0, 0, NULL, NULL }
+	{ "token", BH_BODY, BH_STRING, true, 1, 256, NULL, NULL, NULL },
+	{ NULL, 0, 0, false, 0, 0, NULL, NULL, NULL }
 };
 
 /* One statement: spends the code if live, and verifies the address only
@@ -375,8 +375,8 @@ users_resend_verification(bh_request *req)
  * POST /users/verification-email, POST /users/password-reset */
 
 const bh_param users_verification_email_params[] = {
-	{ "email", BH_BODY, BH_STRING, true, 1, 320, NULL, NULL },
-	{ NULL, 0, 0, false, 0, 0, NULL, NULL }
+	{ "email", BH_BODY, BH_STRING, true, 1, 320, NULL, NULL, NULL },
+	{ NULL, 0, 0, false, 0, 0, NULL, NULL, NULL }
 };
 
 /* Locked, so that the address checked is the one the code is bound to

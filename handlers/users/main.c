@@ -5,7 +5,9 @@
  *
  * The /me routes act on the account the bearer token names (its sub), so
  * a person reaches only their own; /internal/verify-password is for the
- * auth service's sign-in page alone (scope users:verify).  The public
+ * auth service's sign-in page alone (scope users:verify), and
+ * /internal/users/{id} for the services that need a person's name and
+ * address (scope users:read: reservations).  The public
  * routes are rate-limited (limits.c).
  */
 #include "users.h"
@@ -31,6 +33,8 @@ static const bh_route routes[] = {
 	    users_password_reset_confirm_params, BH_PUBLIC, NULL },
 	{ BH_POST, "/internal/verify-password", users_verify_password,
 	    users_verify_password_params, BH_TOKEN, "users:verify" },
+	{ BH_GET, "/internal/users/{id}", users_internal_get,
+	    users_internal_get_params, BH_TOKEN, "users:read" },
 	{ 0, NULL, NULL, NULL, BH_ACCESS_UNDECLARED, NULL }
 };
 

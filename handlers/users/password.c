@@ -123,9 +123,9 @@ users_password_outdated(const char *encoded)
 /* ------------------------------------------------ POST /users/me/password */
 
 const bh_param users_me_password_params[] = {
-	{ "current_password", BH_BODY, BH_STRING, true, 1, 128, NULL, NULL },
-	{ "new_password", BH_BODY, BH_STRING, true, 8, 128, NULL, NULL },
-	{ NULL, 0, 0, false, 0, 0, NULL, NULL }
+	{ "current_password", BH_BODY, BH_STRING, true, 1, 128, NULL, NULL, NULL },
+	{ "new_password", BH_BODY, BH_STRING, true, 8, 128, NULL, NULL, NULL },
+	{ NULL, 0, 0, false, 0, 0, NULL, NULL, NULL }
 };
 
 static const char current_hash_sql[] =
@@ -178,8 +178,8 @@ users_me_password(bh_request *req)
 /* ----------------------------------------------- POST /users/password-reset */
 
 const bh_param users_password_reset_params[] = {
-	{ "email", BH_BODY, BH_STRING, true, 1, 320, NULL, NULL },
-	{ NULL, 0, 0, false, 0, 0, NULL, NULL }
+	{ "email", BH_BODY, BH_STRING, true, 1, 320, NULL, NULL, NULL },
+	{ NULL, 0, 0, false, 0, 0, NULL, NULL, NULL }
 };
 
 int
@@ -191,9 +191,9 @@ users_password_reset(bh_request *req)
 /* --------------------------------------- POST /users/password-reset/confirm */
 
 const bh_param users_password_reset_confirm_params[] = {
-	{ "token", BH_BODY, BH_STRING, true, 1, 256, NULL, NULL },
-	{ "new_password", BH_BODY, BH_STRING, true, 8, 128, NULL, NULL },
-	{ NULL, 0, 0, false, 0, 0, NULL, NULL }
+	{ "token", BH_BODY, BH_STRING, true, 1, 256, NULL, NULL, NULL },
+	{ "new_password", BH_BODY, BH_STRING, true, 8, 128, NULL, NULL, NULL },
+	{ NULL, 0, 0, false, 0, 0, NULL, NULL, NULL }
 };
 
 /* A cheap look first, so that a made-up code costs no argon2 hash and

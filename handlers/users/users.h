@@ -39,11 +39,13 @@ extern const bh_param users_signup_params[];
 extern const bh_param users_me_patch_params[];
 extern const bh_param users_me_delete_params[];
 extern const bh_param users_verify_password_params[];
+extern const bh_param users_internal_get_params[];
 int users_signup(bh_request *req);
 int users_me_get(bh_request *req);
 int users_me_patch(bh_request *req);
 int users_me_delete(bh_request *req);
 int users_verify_password(bh_request *req);
+int users_internal_get(bh_request *req);
 
 /* The body member "email" in bellhop's normal form (bh_email_normalize):
  * owned by the request, or NULL with a 400 naming it set. */

@@ -14,6 +14,11 @@
  * 413 problem that parses, a body too deep is really too deep, and one
  * refused for a name given twice really has one; json-c never refuses
  * what the runtime's own RFC 8259 check let through.
+ *
+ * What is accepted is then validated against a booking-like route (a
+ * date, an object with nested members, arrays, ignored members): a
+ * refusal is a 400/415 problem, never a 500; what passes holds only
+ * declared members, at every level, with values within their rules.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +158,160 @@ is_null_text(const char *s, size_t len)
 	return len == 4 && memcmp(s, "null", 4) == 0;
 }
 
+/* ------------------------------------------------------ validation */
+
+static int
+h_none(bh_request *req)
+{
+	(void)req;
+	return 0;
+}
+
+static const char *const brands[] = { "visa", "mastercard", "amex", NULL };
+
+static const bh_param address_members[] = {
+	{ .name = "city", .type = BH_STRING, .required = true, .min = 1,
+	  .max = 100 },
+	{ .name = "home", .type = BH_BOOL },
+	{ .name = NULL },
+};
+
+static const bh_param card_members[] = {
+	{ .name = "number", .type = BH_STRING, .required = true, .min = 12,
+	  .max = 19 },
+	{ .name = "exp_month", .type = BH_INT, .required = true, .min = 1,
+	  .max = 12 },
+	{ .name = "brand", .type = BH_ENUM, .choices = brands, .def = "visa" },
+	{ .name = "expires", .type = BH_DATE },
+	{ .name = "address", .type = BH_OBJECT, .members = address_members },
+	{ .name = "extra", .type = BH_IGNORED },
+	{ .name = NULL },
+};
+
+/* 2027-01-01 .. 2028-12-31 */
+#define CHECKOUT_MIN 20819
+#define CHECKOUT_MAX 21549
+#define DATE_MAX 2932896 /* 9999-12-31 */
+
+static const bh_param booking_params[] = {
+	{ .name = "checkin", .src = BH_BODY, .type = BH_DATE,
+	  .required = true },
+	{ .name = "checkout", .src = BH_BODY, .type = BH_DATE,
+	  .min = CHECKOUT_MIN, .max = CHECKOUT_MAX },
+	{ .name = "card", .src = BH_BODY, .type = BH_OBJECT,
+	  .members = card_members },
+	{ .name = "meta", .src = BH_BODY, .type = BH_OBJECT },
+	{ .name = "hotels", .src = BH_BODY, .type = BH_ARRAY, .min = 1,
+	  .max = 5 },
+	{ .name = "tags", .src = BH_BODY, .type = BH_ARRAY },
+	{ .name = "guests", .src = BH_BODY, .type = BH_INT, .min = 1,
+	  .max = 20 },
+	{ .name = "price", .src = BH_BODY, .type = BH_IGNORED },
+	{ .name = NULL },
+};
+
+static const bh_route booking_route = {
+	BH_POST, "/book", h_none, booking_params, BH_PUBLIC, NULL
+};
+
+/* Every member of obj is one of params (at any level: an object with
+ * members is checked in turn). */
+static void
+check_declared(json_object *obj, const bh_param *params, const char *where)
+{
+	const bh_param *p;
+	json_object *m;
+
+	json_object_object_foreach(obj, key, val) {
+		(void)val;
+		for (p = params; p->name != NULL; p++)
+			if (strcmp(p->name, key) == 0)
+				break;
+		FZ_ASSERT(p->name != NULL, "%s: took undeclared member %s",
+		    where, key);
+	}
+	for (p = params; p->name != NULL; p++)
+		if (p->type == BH_OBJECT && p->members != NULL &&
+		    json_object_object_get_ex(obj, p->name, &m) && m != NULL)
+			check_declared(m, p->members, p->name);
+}
+
+/* A date value: within its bounds, and its text is its day. */
+static void
+check_date(bh_request *req, const char *name, int64_t min, int64_t max)
+{
+	const bh_value *v = bh_arg(req, name);
+
+	if (v == NULL || !v->present)
+		return;
+	FZ_ASSERT(v->i >= min && v->i <= max, "%s: day %lld out of bounds",
+	    name, (long long)v->i);
+	FZ_ASSERT(v->s != NULL && strcmp(bh_date_format(req->pool, v->i),
+	    v->s) == 0, "%s: %s is not day %lld", name, v->s, (long long)v->i);
+}
+
+static void
+check_array(bh_request *req, const char *name, int64_t min, int64_t max)
+{
+	const bh_value *v = bh_arg(req, name);
+
+	if (v == NULL || !v->present)
+		return;
+	FZ_ASSERT(json_object_is_type(v->json, json_type_array) &&
+	    v->i == (int64_t)json_object_array_length(v->json) &&
+	    v->i >= min && v->i <= max, "%s: not an array of %lld to %lld",
+	    name, (long long)min, (long long)max);
+}
+
+/* Validates the parsed body of req against the booking route. */
+static void
+validate(bh_request *req)
+{
+	static const int refused_params[] = { 400, 415, 0 };
+	const bh_value *v;
+	const char *s;
+	json_object *problem;
+
+	req->route = &booking_route;
+	if (bh_validate_params(req) == -1) {
+		problem = fz_check_response(req, refused_params);
+		json_object_put(problem);
+		return;
+	}
+	FZ_ASSERT(req->status == 0, "passed with status %d", req->status);
+	FZ_ASSERT(req->json != NULL && json_object_is_type(req->json,
+	    json_type_object), "passed without an object body");
+	check_declared(req->json, booking_params, "body");
+	FZ_ASSERT(bh_arg_present(req, "checkin"), "no checkin");
+	check_date(req, "checkin", 0, DATE_MAX);
+	check_date(req, "checkout", CHECKOUT_MIN, CHECKOUT_MAX);
+	check_date(req, "card.expires", 0, DATE_MAX);
+	check_array(req, "hotels", 1, 5);
+	check_array(req, "tags", 0, 1000);
+	if (bh_arg_present(req, "guests"))
+		FZ_ASSERT(bh_arg_int(req, "guests") >= 1 &&
+		    bh_arg_int(req, "guests") <= 20, "guests out of bounds");
+	if (bh_arg_present(req, "card")) {
+		v = bh_arg(req, "card");
+		FZ_ASSERT(json_object_is_type(v->json, json_type_object) &&
+		    v->nmembers == 6, "card is not an object with 6 members");
+		s = bh_arg_str(req, "card.number");
+		FZ_ASSERT(s != NULL && bh_text_valid(s, strlen(s), false) &&
+		    bh_utf8_length(s, strlen(s)) >= 12 &&
+		    bh_utf8_length(s, strlen(s)) <= 19, "card.number");
+		FZ_ASSERT(bh_arg_int(req, "card.exp_month") >= 1 &&
+		    bh_arg_int(req, "card.exp_month") <= 12, "card.exp_month");
+		FZ_ASSERT(bh_arg_present(req, "card.brand") &&
+		    bh_arg_int(req, "card.brand") >= 0 &&
+		    bh_arg_int(req, "card.brand") <= 2, "card.brand");
+		if (bh_arg_present(req, "card.address"))
+			FZ_ASSERT(bh_arg_str(req, "card.address.city") != NULL,
+			    "card.address.city");
+	} else
+		FZ_ASSERT(bh_arg(req, "card.number") == NULL,
+		    "card.number without a card");
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
@@ -216,6 +375,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_ASSERT(tree_members(req.json) == text_members(body, len),
 	    "took a body giving a member name twice (%zu names, %zu kept)",
 	    text_members(body, len), tree_members(req.json));
+	validate(&req);
 
 	/* Re-serialised, it must be taken again and mean the same. */
 	obj = json_object_get(req.json);

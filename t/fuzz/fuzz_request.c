@@ -48,6 +48,7 @@ static const bh_param item_get_params[] = {
 	{ .name = "limit", .src = BH_QUERY, .type = BH_INT, .min = 1,
 	  .max = 50, .def = "10" },
 	{ .name = "offset", .src = BH_QUERY, .type = BH_INT },
+	{ .name = "from", .src = BH_QUERY, .type = BH_DATE },
 	{ .name = NULL },
 };
 
@@ -197,6 +198,17 @@ check_values(const bh_request *req)
 			    "%s: \"%s\" as choice %" PRId64, p->name, v->s,
 			    v->i);
 			break;
+		case BH_DATE:
+			/* 1970-01-01 .. 9999-12-31, written as its day. */
+			FZ_ASSERT(v->i >= 0 && v->i <= 2932896 &&
+			    strcmp(bh_date_format(req->pool, v->i), v->s) == 0,
+			    "%s: \"%s\" as day %" PRId64, p->name, v->s, v->i);
+			break;
+		case BH_OBJECT:
+		case BH_ARRAY:
+		case BH_IGNORED:
+			/* JSON values: fuzz_json_body covers them. */
+			break;
 		}
 	}
 }
@@ -265,8 +277,13 @@ h_echo(bh_request *req)
 			break;
 		case BH_STRING:
 		case BH_ENUM:
+		case BH_DATE:
 			json_object_object_add(values, v->spec->name,
 			    json_object_new_string_len(v->s, (int)v->len));
+			break;
+		case BH_OBJECT:
+		case BH_ARRAY:
+		case BH_IGNORED:
 			break;
 		}
 	}

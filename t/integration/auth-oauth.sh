@@ -255,7 +255,7 @@ JWKS_KIDS=$(jq -r '.keys[].kid' "$RESP_BODY_FILE")
 oauth_expect "client_credentials with HTTP Basic: 200" 200 "" POST "$TOKEN" \
 	-u "$(basic catalog-admin)" -d grant_type=client_credentials
 expect_jq "... a Bearer token with expires_in and all the client's scopes" \
-	'.token_type == "Bearer" and .expires_in == 600 and .scope == "catalog:write"
+	'.token_type == "Bearer" and .expires_in == 600 and .scope == "catalog:write catalog:read"
 	and (.access_token | type) == "string" and (has("refresh_token") | not)'
 CC_TOKEN=$(jq -r .access_token "$RESP_BODY_FILE")
 check "... its header: EdDSA, at+jwt, a published kid" bash -c '
@@ -265,7 +265,7 @@ check "... its header: EdDSA, at+jwt, a published kid" bash -c '
 	"$(jwt_header "$CC_TOKEN")" "$JWKS_KIDS"
 check "... its claims: iss, sub, aud, exp, iat, nbf, jti, scope, client_id" bash -c '
 	jq -e --arg i "$2" ".iss == \$i and .sub == \"catalog-admin\" and .aud == \"search\"
-		and .client_id == \"catalog-admin\" and .scope == \"catalog:write\"
+		and .client_id == \"catalog-admin\" and .scope == \"catalog:write catalog:read\"
 		and .exp - .iat == 600 and .nbf == .iat and (.jti | length) >= 16" <<<"$1" >/dev/null ||
 		{ echo "$1"; exit 1; }' _ "$(jwt_claims "$CC_TOKEN")" "$BASE_URL/auth"
 
@@ -554,9 +554,9 @@ USER_TOKEN=$(user_login "$ALICE" "$ALICE_PW")
 check "sign-in with the code flow and PKCE gives an access token" test -n "$USER_TOKEN"
 USER_REFRESH=$(user_refresh_token)
 check "... and a refresh token" test -n "$USER_REFRESH"
-check "... the token is the person's: sub, client_id booking-site, aud users, scope profile" bash -c '
-	jq -e --arg s "$2" ".sub == \$s and .client_id == \"booking-site\" and .aud == \"users\"
-		and .scope == \"profile\"" <<<"$1" >/dev/null || { echo "$1"; exit 1; }' _ \
+check "... the token is the person's: sub, client_id booking-site, aud users and reservations, scope profile bookings" bash -c '
+	jq -e --arg s "$2" ".sub == \$s and .client_id == \"booking-site\" and .aud == [\"users\", \"reservations\"]
+		and .scope == \"profile bookings\"" <<<"$1" >/dev/null || { echo "$1"; exit 1; }' _ \
 	"$(jwt_claims "$USER_TOKEN")" "$ALICE_ID"
 expect_status "... and it reads /users/me" 200 GET /users/me -H "Authorization: Bearer $USER_TOKEN"
 expect_jq "... which is Alice's account" '.id == $id and .email == $e' --arg id "$ALICE_ID" --arg e "$ALICE"
@@ -749,7 +749,7 @@ oauth_expect "introspection with a wrong secret: 401" 401 invalid_client \
 expect_status "introspection of an active access token (by another client)" 200 POST "$INTROSPECT" \
 	-u "$(basic users)" --data-urlencode "token=$CC_TOKEN"
 expect_jq "... active, with scope, client_id, sub, aud, iss, exp, iat, token_type" \
-	'.active == true and .scope == "catalog:write" and .client_id == "catalog-admin"
+	'.active == true and .scope == "catalog:write catalog:read" and .client_id == "catalog-admin"
 	and .sub == "catalog-admin" and .aud == "search" and .iss == $i and (.exp | type) == "number"
 	and (.iat | type) == "number" and .token_type == "Bearer"' --arg i "$BASE_URL/auth"
 signed_in_code "$ALICE" "$ALICE_PW"

@@ -2,7 +2,8 @@
 # search-catalog.sh - the catalogue's write side behind nginx: hotels, room
 # types and rooms created, replaced and deleted with a catalog-admin token
 # (scope catalog:write), each change seen at once by the public reads
-# (GET /search/hotels?city=, /search/hotels/{id}, /search/cities); 401
+# (GET /search/hotels?city=, /search/hotels/{id}, /search/cities); the
+# rooms read with catalog:read (not catalog:write alone); 401
 # without a token or with one for another service, 403 without the
 # scope; 400 problems naming the member for every bad body, never a 500;
 # 404s; 409s for taken names and room numbers and for a currency change
@@ -221,6 +222,16 @@ expect_jq "... the answer is the room" '.hotel_id == $h and .room_type_id == $t 
 expect "GET the room (admin): 200" 200 GET "$H/$ID/rooms/$ROOM" "$ADMIN"
 expect_jq "... the same room" '.id == $r and .number == "103"' --argjson r "$ROOM"
 expect_problem "GET the room without a token: 401" 401 unauthorized GET "$H/$ID/rooms/$ROOM"
+expect "GET the room with catalog:read alone (catalog-reader): 200" 200 GET "$H/$ID/rooms/$ROOM" "$READER"
+expect_jq "... the same room" '.id == $r and .number == "103"' --argjson r "$ROOM"
+expect "GET the hotel's rooms with catalog:read alone: 200" 200 GET "$H/$ID/rooms" "$READER"
+WRITER=$(client_token catalog-admin catalog:write) || bail "no catalog-admin token for catalog:write alone"
+expect_problem "GET the room with catalog:write alone: 403" 403 insufficient-scope \
+	GET "$H/$ID/rooms/$ROOM" -H "Authorization: Bearer $WRITER"
+expect_header "... WWW-Authenticate asks for catalog:read" WWW-Authenticate \
+	'Bearer.*scope="catalog:read".*'
+expect_problem "GET the hotel's rooms with catalog:write alone: 403" 403 insufficient-scope \
+	GET "$H/$ID/rooms" -H "Authorization: Bearer $WRITER"
 expect_problem "POST room 103 again: 409" 409 conflict POST "$H/$ID/room-types/$DOUBLE/rooms" \
 	-H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' --data-binary '{"number": "103"}'
 expect_jq "... naming number" '.param == "number"'

@@ -4,7 +4,7 @@
 # to end through the mail the sink received, the stored argon2id hash,
 # duplicate addresses in another case, addresses beyond ASCII, who may
 # call what (/me with its own account only, verify-password for auth's
-# client only), sessions ended at auth by a password change, a reset, an
+# client only, an account by id for a users:read token only), sessions ended at auth by a password change, a reset, an
 # email change and a deletion (and nothing changed while auth is down),
 # the notices of those changes, account deletion, the mail that cannot be
 # sent or is refused, the rate limits of the public routes, and a
@@ -271,6 +271,41 @@ problem "verify-password with catalog-admin's token is refused" '401|403' \
 	'unauthorized|insufficient-scope' POST $VP \
 	"{\"email\":\"$ALICE\",\"password\":\"$ALICE_PW\"}" -H "$(bearer "$ADMIN_TOKEN")"
 
+# ----------------------------------------------- GET /internal/users/{id}
+
+IU=/users/internal/users
+RESERVATIONS_TOKEN=$(client_token reservations users:read)
+check "a users:read token for client reservations" test -n "$RESERVATIONS_TOKEN"
+req "internal GET of Alice with reservations' token is 200" 200 GET "$IU/$ALICE_ID" \
+	-H "$(bearer "$RESERVATIONS_TOKEN")"
+expect_jq "... exactly id, email, name, email_verified" \
+	'. == {"id": $id, "email": $e, "name": "Alice", "email_verified": true}' \
+	--arg id "$ALICE_ID" --arg e "$ALICE"
+req "internal GET of Bob is Bob" 200 GET "$IU/$BOB_ID" -H "$(bearer "$RESERVATIONS_TOKEN")"
+expect_jq "... his id and address" '.id == $id and .email == $e and .name == "Bob"' \
+	--arg id "$BOB_ID" --arg e "$BOB"
+problem "internal GET of an unknown uuid is a 404" 404 not-found \
+	GET "$IU/00000000-0000-4000-8000-000000000000" -H "$(bearer "$RESERVATIONS_TOKEN")"
+req "internal GET of Alice's id in capitals (the same uuid) is 200" 200 \
+	GET "$IU/$(printf '%s' "$ALICE_ID" | tr 'a-f' 'A-F')" -H "$(bearer "$RESERVATIONS_TOKEN")"
+expect_jq "... with the id as stored, in lower case" '.id == $id' --arg id "$ALICE_ID"
+for bad in abc 12345 "$ALICE_ID-0" "${ALICE_ID:0:35}" "%27%20OR%201=1--" \
+	"$(head -c 300 /dev/zero | tr '\0' a)"; do
+	problem "internal GET of a non-uuid (${bad:0:40}) is a 404" 404 not-found \
+		GET "$IU/$bad" -H "$(bearer "$RESERVATIONS_TOKEN")"
+done
+problem "internal GET with a control character in the id is a 400" 400 invalid-parameter \
+	GET "$IU/ab%01cd" -H "$(bearer "$RESERVATIONS_TOKEN")"
+problem "internal GET without a token is a 401" 401 unauthorized GET "$IU/$ALICE_ID"
+problem "internal GET with Alice's own token is a 403" 403 insufficient-scope \
+	GET "$IU/$ALICE_ID" -H "$(bearer "$ALICE_TOKEN")"
+problem "internal GET with auth's token (users:verify, not users:read) is a 403" 403 \
+	insufficient-scope GET "$IU/$ALICE_ID" -H "$(bearer "$AUTH_TOKEN")"
+problem "internal GET with catalog-admin's token is refused" '401|403' \
+	'unauthorized|insufficient-scope' GET "$IU/$ALICE_ID" -H "$(bearer "$ADMIN_TOKEN")"
+problem "POST to an internal user is a 405" 405 method-not-allowed POST "$IU/$ALICE_ID" \
+	'{}' -H "$(bearer "$RESERVATIONS_TOKEN")"
+
 # ------------------------------------------------------------- PATCH /me
 
 req "PATCH /me changes the name" 200 PATCH /users/me '{"name":"  Alice A. "}' \
@@ -513,6 +548,8 @@ req "verify-password for the deleted account" 200 POST $VP \
 	"{\"email\":\"$ALICE\",\"password\":\"$ALICE_PW\"}" -H "$(bearer "$AUTH_TOKEN")"
 expect_jq "... is {\"verified\": false}" '. == {"verified": false}'
 check "signing in as the deleted account is refused" login_refused "$ALICE" "$ALICE_PW"
+problem "internal GET of the deleted account is a 404" 404 not-found GET "$IU/$ALICE_ID" \
+	-H "$(bearer "$RESERVATIONS_TOKEN")"
 req "Bob's account is still there" 200 GET /users/me -H "$(bearer "$BOB_TOKEN")"
 expect_jq "... as it was" '.id == $id' --arg id "$BOB_ID"
 

@@ -12,7 +12,8 @@
 # for a manual run, the repository holding this file and $BH_SRCDIR/build),
 # makes a private directory (VAR=$BH_TOP/var for scripts/stack, SCRATCH
 # (also BH_SCRATCH) for the test's own files), picks free TCP ports (PORT
-# for the front end, SMTP_PORT for the SMTP sink), and sets a trap that always
+# for the front end, SMTP_PORT for the SMTP sink, BANK_PORT for the fake
+# bank: BANK_URL), and sets a trap that always
 # runs `scripts/stack down --var $VAR` and stops whatever else the test
 # started, whether the test ends, fails, or is interrupted.  `finish` checks
 # that down worked, left nothing running and found no sanitizer report,
@@ -428,8 +429,8 @@ pick_port() {
 }
 
 # stack_up FRONT [EXTRA ARGS...]: scripts/stack up in this test's var dir
-# with the build in BH_BUILDDIR, the front end on PORT and the SMTP sink on
-# SMTP_PORT; one check line.  Running it again restarts the services (with
+# with the build in BH_BUILDDIR, the front end on PORT, the SMTP sink on
+# SMTP_PORT and the fake bank on BANK_PORT; one check line.  Running it again restarts the services (with
 # the new extra args).  Sets BH_FRONT and BASE_URL.  Every BH_* variable
 # exported by the test reaches the services (export BH_SIGNIN_WINDOW=...
 # before stack_up); BH_STACK_SERVICES limits which services run.
@@ -444,13 +445,14 @@ stack_up() {
 		out=$BH_SCRATCH/stack-up.log
 		BASE_URL=http://127.0.0.1:$PORT
 		timeout -k 5 180 "$BH_STACK" up --var "$VAR" --port "$PORT" --front "$front" \
-			--smtp-port "$SMTP_PORT" --builddir "$BH_BUILDDIR" "$@" >"$out" 2>&1
+			--smtp-port "$SMTP_PORT" --bank-port "$BANK_PORT" \
+			--builddir "$BH_BUILDDIR" "$@" >"$out" 2>&1
 		rc=$?
 		cat "$out" >>"$BH_SCRATCH/stack-up.all.log"
 		# someone took the port between the choice and the bind: once more
 		if [ $rc -ne 0 ] && [ $try = 1 ] && grep -qi 'address already in use' "$out" &&
 			! bh_port_is_ours; then
-			note "port $PORT or $SMTP_PORT was taken meanwhile; trying others"
+			note "port $PORT, $SMTP_PORT or $BANK_PORT was taken meanwhile; trying others"
 			"$BH_STACK" down --var "$VAR" >/dev/null 2>&1
 			bh_pick_ports || break
 			continue
@@ -465,14 +467,21 @@ stack_up() {
 	return 1
 }
 
-# Chooses PORT (the front end) and SMTP_PORT (the SMTP sink).
+# Chooses PORT (the front end), SMTP_PORT (the SMTP sink) and BANK_PORT
+# (the fake bank), three different ports; exports BANK_PORT and BANK_URL.
 bh_pick_ports() {
 	PORT=$(pick_port) || return 1
 	SMTP_PORT=$(pick_port) || return 1
 	while [ "$SMTP_PORT" = "$PORT" ]; do
 		SMTP_PORT=$(pick_port) || return 1
 	done
+	BANK_PORT=$(pick_port) || return 1
+	while [ "$BANK_PORT" = "$PORT" ] || [ "$BANK_PORT" = "$SMTP_PORT" ]; do
+		BANK_PORT=$(pick_port) || return 1
+	done
 	BASE_URL=http://127.0.0.1:$PORT
+	BANK_URL=http://127.0.0.1:$BANK_PORT
+	export BANK_PORT BANK_URL
 }
 
 # ------------------------------------------------ identity, mail, commands
@@ -537,6 +546,69 @@ smtp_stop() {
 
 smtp_start() {
 	"$BH_STACK" smtp start --var "$VAR"
+}
+
+# ------------------------------------------------------------ the bank
+
+# bank_stats: prints the fake bank's GET /admin/stats (JSON: succeeded
+# charges and refunds, count and amount, and by_currency); returns 1 when
+# it does not answer 200.  Does not touch the RESP_* of http.
+bank_stats() {
+	curl -sSf -m "$BH_CURL_TIMEOUT" "$BANK_URL/admin/stats"
+}
+
+# bank_outage on|off (or true|false): while on, every /v1 call of the
+# fake bank answers 503 and does nothing (POST /admin/outage); returns 1
+# when the bank did not take it.
+bank_outage() {
+	local unavailable
+	case ${1:-} in
+	on | true) unavailable=true ;;
+	off | false) unavailable=false ;;
+	*) echo "harness: bank_outage on|off" >&2; return 2 ;;
+	esac
+	curl -sSf -m "$BH_CURL_TIMEOUT" -o /dev/null -H 'Content-Type: application/json' \
+		--data-binary "{\"unavailable\":$unavailable}" "$BANK_URL/admin/outage"
+}
+
+# bank_stop / bank_start: the fake bank down (connections refused) and up
+# again on BANK_PORT, with its state and key.
+bank_stop() {
+	"$BH_STACK" bank stop --var "$VAR"
+}
+
+bank_start() {
+	"$BH_STACK" bank start --var "$VAR"
+}
+
+# service_kill SVC: SIGKILL to every process serving requests for SVC,
+# in the middle of whatever they do: behind nginx or mod_proxy_fcgi the
+# workers of its pool (the master respawns them), under mod_fcgid the
+# processes Apache runs (it starts new ones on demand, answering 503 for
+# a second or so meanwhile: wait for the service again).  The delivery
+# worker and the reconcile loops are left alone.  Prints how many it
+# killed; returns 1 when it found none.
+service_kill() {
+	local svc=$1 bin pid n=0 helpers m
+	local -a pids=()
+	if m=$(master_pid "$svc"); then
+		read -r -a pids <<<"$(pgrep -P "$m" | tr '\n' ' ')"
+	else
+		bin=$(readlink -f "$BH_BUILDDIR/handlers/$svc/bellhop-$svc")
+		helpers=" $(cat "$VAR/run/deliver.pid" "$VAR/run/$svc-reconcile.pid" 2>/dev/null | tr '\n' ' ') "
+		for pid in /proc/[0-9]*; do
+			pid=${pid#/proc/}
+			[[ $helpers == *" $pid "* ]] && continue
+			[ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$bin" ] || continue
+			grep -qsxzF -- "BELLHOP_STACK_VAR=$VAR" "/proc/$pid/environ" || continue
+			pids+=("$pid")
+		done
+	fi
+	for pid in "${pids[@]}"; do
+		kill -KILL "$pid" 2>/dev/null && n=$((n + 1))
+	done
+	echo "$n"
+	[ "$n" -gt 0 ]
 }
 
 # True when what listens on PORT is our own front end (a restart).

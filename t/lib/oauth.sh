@@ -79,9 +79,10 @@ oauth_mail_more() {
 	[ "$(mail_count "$1")" -gt "$2" ]
 }
 
-# The demo client of the flow and its registered redirect URI.
+# The demo client of the flow and its registered redirect URI.  A
+# person's token may read their profile (users) and book (reservations).
 OAUTH_CLIENT=booking-site
-OAUTH_SCOPE=profile
+OAUTH_SCOPE="profile bookings"
 
 oauth_redirect_uri() {
 	printf '%s/callback\n' "$BASE_URL"

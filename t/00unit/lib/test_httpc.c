@@ -468,6 +468,82 @@ test_reset_without_answer_retried(void)
 	CU_ASSERT_EQUAL(mh_count(mh), 2);
 }
 
+/* A port just freed on the loopback: nothing listens there.  The URL is
+ * owned by pool. */
+static const char *
+refused_url(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int fd;
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	CU_ASSERT_FATAL(fd != -1);
+	CU_ASSERT_FATAL(bind(fd, (struct sockaddr *)&sin, sizeof(sin)) == 0);
+	CU_ASSERT_FATAL(getsockname(fd, (struct sockaddr *)&sin, &len) == 0);
+	close(fd);
+	return bh_psprintf(pool, "http://127.0.0.1:%d/x", ntohs(sin.sin_port));
+}
+
+/* maybe_sent is false only when no attempt can have reached the
+ * upstream: callers take "false" as "nothing happened there". */
+static void
+test_maybe_sent(void)
+{
+	struct mh_answer slow = { .status = 200, .delay_ms = 1000 };
+	struct mh_answer hangup = { .close = true };
+	bh_http_call post = { .upstream = "up", .method = "POST",
+	    .url = url("/x"), .body = "{}", .body_len = 2 };
+	bh_http_call keyed = { .upstream = "down", .method = "POST",
+	    .body = "{}", .body_len = 2, .idempotency_key = "k1" };
+	bh_http_call nourl = { .upstream = "up" };
+	bh_http_call tokened = { .upstream = "users", .url = url("/api"),
+	    .service_token = true };
+	bh_http_response resp;
+	int i;
+
+	setup();
+	/* Answered, whatever the status. */
+	push(NULL, 500, NULL, NULL);
+	CU_ASSERT_EQUAL(bh_http(pool, &post, &resp), 0);
+	CU_ASSERT_TRUE(resp.maybe_sent);
+
+	/* Timed out or cut off without an answer: it may have arrived. */
+	post.timeout_ms = 200;
+	mh_push(mh, &slow);
+	CU_ASSERT_EQUAL(bh_http(pool, &post, &resp), -1);
+	CU_ASSERT_TRUE(resp.maybe_sent);
+	post.timeout_ms = 0;
+	mh_push(mh, &hangup);
+	CU_ASSERT_EQUAL(bh_http(pool, &post, &resp), -1);
+	CU_ASSERT_TRUE(resp.maybe_sent);
+
+	/* Refused on every attempt (a keyed POST is retried). */
+	keyed.url = refused_url();
+	CU_ASSERT_EQUAL(bh_http(pool, &keyed, &resp), -1);
+	CU_ASSERT_FALSE(resp.maybe_sent);
+
+	/* Refused until the breaker opened: still nothing sent. */
+	bh_cfg.http_retries = 0;
+	for (i = 0; i < 10; i++) {
+		CU_ASSERT_EQUAL(bh_http(pool, &keyed, &resp), -1);
+		CU_ASSERT_FALSE(resp.maybe_sent);
+	}
+	CU_ASSERT_STRING_EQUAL(resp.error, "circuit open for down");
+	CU_ASSERT_FALSE(resp.maybe_sent);
+
+	/* Refused before sending: a bad call, no service token. */
+	CU_ASSERT_EQUAL(bh_http(pool, &nourl, &resp), -1);
+	CU_ASSERT_FALSE(resp.maybe_sent);
+	bh_cfg.token_url = url("/token");
+	bh_cfg.client_id = "svc";
+	CU_ASSERT_EQUAL(bh_http(pool, &tokened, &resp), -1);
+	CU_ASSERT_STRING_EQUAL(resp.error, "no service token");
+	CU_ASSERT_FALSE(resp.maybe_sent);
+	CU_ASSERT_EQUAL(mh_count_path(mh, "/api"), 0);
+}
+
 /* ------------------------------------------------------------- body cap */
 
 static void
@@ -909,6 +985,8 @@ bh_test_register(void)
 		{ "connection closed without answer retried",
 		    test_reset_without_answer_retried },
 		{ "body capped at 8 MiB", test_body_cap },
+		{ "maybe_sent only when it can have arrived",
+		    test_maybe_sent },
 		CU_TEST_INFO_NULL,
 	};
 	static CU_TestInfo breaker[] = {

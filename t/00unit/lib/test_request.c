@@ -1513,6 +1513,180 @@ static const CU_TestInfo env_tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
+/* ---------------------------------------------------------- idempotency */
+
+/* A request to /search/x with the Idempotency-Key header line hdr
+ * ("HTTP_IDEMPOTENCY_KEY=..." or NULL for none). */
+static void
+key_req(const char *hdr)
+{
+	CU_ASSERT_EQUAL_FATAL(from_env("REQUEST_METHOD=POST",
+	    "REQUEST_URI=/search/x", hdr != NULL ? hdr : "HTTP_X_NONE=1",
+	    NULL), 0);
+}
+
+static void
+test_idempotency_key(void)
+{
+	static const char *const bad[] = {
+		"HTTP_IDEMPOTENCY_KEY=",
+		"HTTP_IDEMPOTENCY_KEY=cl\xc3\xa9",
+		"HTTP_IDEMPOTENCY_KEY=a\tb",
+		"HTTP_IDEMPOTENCY_KEY=a\x7f",
+		"HTTP_IDEMPOTENCY_KEY=a\x01",
+		"HTTP_IDEMPOTENCY_KEY=\xff",
+	};
+	char line[400];
+	const char *detail;
+	size_t i;
+
+	/* Absent: NULL, and a response only when it is required. */
+	key_req(NULL);
+	CU_ASSERT_PTR_NULL(bh_idempotency_key(&req, false));
+	CU_ASSERT_EQUAL(req.status, 0);
+	CU_ASSERT_PTR_NULL(bh_idempotency_key(&req, true));
+	detail = check_problem(400, "invalid-parameter", "Idempotency-Key");
+	CU_ASSERT_STRING_EQUAL(detail,
+	    "the Idempotency-Key header is required");
+
+	key_req("HTTP_IDEMPOTENCY_KEY=reservation-6f1c-1");
+	CU_ASSERT_STRING_EQUAL(bh_idempotency_key(&req, true),
+	    "reservation-6f1c-1");
+	CU_ASSERT_STRING_EQUAL(bh_idempotency_key(&req, false),
+	    "reservation-6f1c-1");
+	CU_ASSERT_EQUAL(req.status, 0);
+	/* Any printable ASCII, spaces inside included. */
+	key_req("HTTP_IDEMPOTENCY_KEY=a b~!\"{}");
+	CU_ASSERT_STRING_EQUAL(bh_idempotency_key(&req, true), "a b~!\"{}");
+
+	/* 255 characters pass, 256 do not. */
+	snprintf(line, sizeof(line), "HTTP_IDEMPOTENCY_KEY=%0255d", 7);
+	key_req(line);
+	CU_ASSERT_EQUAL(strlen(bh_idempotency_key(&req, true)), 255);
+	snprintf(line, sizeof(line), "HTTP_IDEMPOTENCY_KEY=%0256d", 7);
+	key_req(line);
+	CU_ASSERT_PTR_NULL(bh_idempotency_key(&req, false));
+	detail = check_problem(400, "invalid-parameter", "Idempotency-Key");
+	CU_ASSERT_STRING_EQUAL(detail, "the Idempotency-Key header must be "
+	    "1 to 255 printable ASCII characters");
+
+	/* Malformed is refused even where a key is optional. */
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		key_req(bad[i]);
+		CU_ASSERT_PTR_NULL(bh_idempotency_key(&req, false));
+		check_problem(400, "invalid-parameter", "Idempotency-Key");
+	}
+}
+
+/* The fingerprint of a request with method, uri, and a body, in one of
+ * a few static buffers (each request resets the pool). */
+static const char *
+fingerprint(const char *method, const char *uri, const char *body,
+    size_t len)
+{
+	static char prints[4][BH_SHA256_HEX_LEN + 1];
+	static size_t next;
+	char m[64], u[256], *out = prints[next++ % 4];
+
+	snprintf(m, sizeof(m), "REQUEST_METHOD=%s", method);
+	snprintf(u, sizeof(u), "REQUEST_URI=%s", uri);
+	CU_ASSERT_EQUAL_FATAL(from_env(m, u, NULL), 0);
+	if (body != NULL) {
+		req.body = bh_pstrndup(pool, body, len);
+		req.body_len = len;
+	}
+	snprintf(out, BH_SHA256_HEX_LEN + 1, "%s",
+	    bh_request_fingerprint(&req));
+	return out;
+}
+
+static void
+test_fingerprint(void)
+{
+	char a[BH_SHA256_HEX_LEN + 1];
+	const char *b;
+	size_t i;
+
+	snprintf(a, sizeof(a), "%s", fingerprint("POST", "/search/x",
+	    "{\"a\":1}", 7));
+	CU_ASSERT_EQUAL(strlen(a), 64);
+	for (i = 0; i < 64; i++)
+		CU_ASSERT(strchr("0123456789abcdef", a[i]) != NULL);
+	/* The same request, the same print; the query does not count. */
+	b = fingerprint("POST", "/search/x?z=1", "{\"a\":1}", 7);
+	CU_ASSERT_STRING_EQUAL(a, b);
+	/* SHA-256 of "POST\0/search/x\0{"a":1}". */
+	CU_ASSERT_STRING_EQUAL(a, bh_sha256_hex(pool,
+	    "POST\0/search/x\0{\"a\":1}", 22));
+
+	/* Any part changed changes it, and parts cannot trade bytes. */
+	CU_ASSERT_STRING_NOT_EQUAL(a, fingerprint("PUT", "/search/x",
+	    "{\"a\":1}", 7));
+	CU_ASSERT_STRING_NOT_EQUAL(a, fingerprint("POST", "/search/y",
+	    "{\"a\":1}", 7));
+	CU_ASSERT_STRING_NOT_EQUAL(a, fingerprint("POST", "/search/x",
+	    "{\"a\":2}", 7));
+	CU_ASSERT_STRING_NOT_EQUAL(a, fingerprint("POST", "/search/x",
+	    "{\"a\":1} ", 8));
+	CU_ASSERT_STRING_NOT_EQUAL(
+	    fingerprint("POST", "/search/x", "ab", 2),
+	    fingerprint("POST", "/search/xa", "b", 1));
+	/* A body with a NUL byte is hashed whole. */
+	CU_ASSERT_STRING_NOT_EQUAL(fingerprint("POST", "/search/x", "a\0b", 3),
+	    fingerprint("POST", "/search/x", "a\0c", 3));
+	/* No body and an empty body are the same request. */
+	CU_ASSERT_STRING_EQUAL(fingerprint("POST", "/search/x", NULL, 0),
+	    fingerprint("POST", "/search/x", "", 0));
+}
+
+/* With a client secret the print is an HMAC keyed with it (a body may
+ * hold a card number: a bare hash could be reversed by trying them). */
+static void
+test_fingerprint_keyed(void)
+{
+	const char *saved = bh_cfg.client_secret;
+	char plain[BH_SHA256_HEX_LEN + 1], keyed[BH_SHA256_HEX_LEN + 1];
+	char long_key[101];
+
+	snprintf(plain, sizeof(plain), "%s", fingerprint("POST", "/search/x",
+	    "{\"a\":1}", 7));
+	bh_cfg.client_secret = "s3cret";
+	snprintf(keyed, sizeof(keyed), "%s", fingerprint("POST", "/search/x",
+	    "{\"a\":1}", 7));
+	/* HMAC-SHA-256("s3cret", "bellhop request fingerprint\0POST\0"
+	 * "/search/x\0{"a":1}"), as Python's hmac module computes it. */
+	CU_ASSERT_STRING_EQUAL(keyed, "f339cf36fbe760913a7d2e7f6d1dbc31"
+	    "cf110b3bb6712a0388c3864265f97df1");
+	CU_ASSERT_STRING_NOT_EQUAL(keyed, plain);
+	/* Stable for one key; another key, another print. */
+	CU_ASSERT_STRING_EQUAL(keyed, fingerprint("POST", "/search/x",
+	    "{\"a\":1}", 7));
+	CU_ASSERT_STRING_NOT_EQUAL(keyed, fingerprint("POST", "/search/x",
+	    "{\"a\":2}", 7));
+	bh_cfg.client_secret = "s3creT";
+	CU_ASSERT_STRING_NOT_EQUAL(keyed, fingerprint("POST", "/search/x",
+	    "{\"a\":1}", 7));
+	/* A key longer than SHA-256's block is hashed first. */
+	memset(long_key, 'k', 100);
+	long_key[100] = '\0';
+	bh_cfg.client_secret = long_key;
+	CU_ASSERT_STRING_EQUAL(fingerprint("POST", "/search/x", "{\"a\":1}",
+	    7), "2168ebf94fe4f0dc2973eba049d1f7f6"
+	    "1929f9102a1344551be7d05088e48363");
+	/* An empty secret is none. */
+	bh_cfg.client_secret = "";
+	CU_ASSERT_STRING_EQUAL(fingerprint("POST", "/search/x", "{\"a\":1}",
+	    7), plain);
+	bh_cfg.client_secret = saved;
+}
+
+static const CU_TestInfo idempotency_tests[] = {
+	{ "Idempotency-Key", test_idempotency_key },
+	{ "request fingerprint", test_fingerprint },
+	{ "keyed fingerprint", test_fingerprint_keyed },
+	CU_TEST_INFO_NULL,
+};
+
 static const CU_TestInfo body_tests[] = {
 	{ "JSON ok", test_json_ok },
 	{ "JSON malformed", test_json_malformed },
@@ -1553,7 +1727,9 @@ bh_test_register(void)
 	cfg_defaults();
 	if ((rc = bh_test_add_suite("decode", decode_tests)) != CUE_SUCCESS ||
 	    (rc = bh_test_add_suite("from_env", env_tests)) != CUE_SUCCESS ||
-	    (rc = bh_test_add_suite("body", body_tests)) != CUE_SUCCESS)
+	    (rc = bh_test_add_suite("body", body_tests)) != CUE_SUCCESS ||
+	    (rc = bh_test_add_suite("idempotency", idempotency_tests)) !=
+	    CUE_SUCCESS)
 		return rc;
 	return bh_test_add_suite("log", log_tests);
 }

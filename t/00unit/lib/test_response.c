@@ -160,6 +160,121 @@ test_problem_shape(void)
 	json_object_put(obj);
 }
 
+/* Occurrences of needle in haystack. */
+static int
+count_of(const char *haystack, const char *needle)
+{
+	int n = 0;
+
+	for (; (haystack = strstr(haystack, needle)) != NULL; haystack++)
+		n++;
+	return n;
+}
+
+#define STANDARD_FIRST "{\"type\":\"urn:bellhop:problem:payment-declined\"," \
+	"\"title\":\"Payment Required\",\"status\":402,\"detail\":"
+
+static void
+test_problem_ext(void)
+{
+	bh_request *req = new_request(BH_POST);
+	json_object *extra, *obj, *m;
+	char *ext_body;
+
+	extra = json_object_new_object();
+	json_object_object_add(extra, "payment_id",
+	    json_object_new_string("6f1c0b0e-0000-4000-8000-000000000001"));
+	json_object_object_add(extra, "decline_code",
+	    json_object_new_string("insufficient_funds"));
+	json_object_object_add(extra, "attempts", json_object_new_int(2));
+	json_object_object_add(extra, "nested", json_object_new_array());
+	json_object_object_add(extra, "none", NULL);
+	/* Standard members cannot be replaced, nor a second one added. */
+	json_object_object_add(extra, "status", json_object_new_int(200));
+	json_object_object_add(extra, "type", json_object_new_string("x"));
+	json_object_object_add(extra, "title", json_object_new_string("x"));
+	json_object_object_add(extra, "detail", json_object_new_string("x"));
+	json_object_object_add(extra, "request_id",
+	    json_object_new_string("x"));
+	json_object_object_add(extra, "param", json_object_new_string("x"));
+	json_object_object_add(extra, "q\"uo\\te</",
+	    json_object_new_string("</script>\n"));
+
+	CU_ASSERT_EQUAL(bh_problem_ext(req, 402, BH_PROBLEM_PAYMENT_DECLINED,
+	    NULL, extra, "the bank declined the card: %s", "insufficient "
+	    "funds"), 402);
+	/* Not consumed: still the caller's. */
+	CU_ASSERT_EQUAL(json_object_object_length(extra), 12);
+	json_object_put(extra);
+
+	CU_ASSERT_EQUAL(req->status, 402);
+	CU_ASSERT_STRING_EQUAL(req->resp_type, "application/problem+json");
+	CU_ASSERT_EQUAL(count_of(req->resp_body.data, "\"status\""), 1);
+	CU_ASSERT_EQUAL(count_of(req->resp_body.data, "\"type\""), 1);
+	CU_ASSERT_EQUAL(count_of(req->resp_body.data, "\"param\""), 0);
+	/* The standard members come first, in their usual order. */
+	CU_ASSERT_EQUAL(strncmp(req->resp_body.data, STANDARD_FIRST,
+	    strlen(STANDARD_FIRST)), 0);
+	obj = parse_json(req->resp_body.data, req->resp_body.len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(obj);
+	CU_ASSERT_EQUAL(json_object_object_length(obj), 5 + 6);
+	CU_ASSERT_STRING_EQUAL(member_str(obj, "type"),
+	    "urn:bellhop:problem:payment-declined");
+	CU_ASSERT_STRING_EQUAL(member_str(obj, "title"), "Payment Required");
+	CU_ASSERT_STRING_EQUAL(member_str(obj, "detail"),
+	    "the bank declined the card: insufficient funds");
+	CU_ASSERT_STRING_EQUAL(member_str(obj, "request_id"), "req-123");
+	CU_ASSERT_TRUE(json_object_object_get_ex(obj, "status", &m) &&
+	    json_object_get_int(m) == 402);
+	CU_ASSERT_STRING_EQUAL(member_str(obj, "payment_id"),
+	    "6f1c0b0e-0000-4000-8000-000000000001");
+	CU_ASSERT_STRING_EQUAL(member_str(obj, "decline_code"),
+	    "insufficient_funds");
+	CU_ASSERT_TRUE(json_object_object_get_ex(obj, "attempts", &m) &&
+	    json_object_get_int(m) == 2);
+	CU_ASSERT_TRUE(json_object_object_get_ex(obj, "nested", &m) &&
+	    json_object_is_type(m, json_type_array));
+	CU_ASSERT_TRUE(json_object_object_get_ex(obj, "none", &m) &&
+	    m == NULL);
+	CU_ASSERT_STRING_EQUAL(member_str(obj, "q\"uo\\te</"), "</script>\n");
+	json_object_put(obj);
+
+	/* With a param, and with no extra at all: as bh_problem. */
+	req = new_request(BH_POST);
+	extra = json_object_new_object();
+	json_object_object_add(extra, "param", json_object_new_string("x"));
+	bh_problem_ext(req, 409, BH_PROBLEM_CONFLICT, "amount", extra,
+	    "more than is left");
+	json_object_put(extra);
+	obj = parse_json(req->resp_body.data, req->resp_body.len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(obj);
+	CU_ASSERT_STRING_EQUAL(member_str(obj, "param"), "amount");
+	CU_ASSERT_EQUAL(json_object_object_length(obj), 6);
+	json_object_put(obj);
+
+	req = new_request(BH_POST);
+	bh_problem_ext(req, 400, BH_PROBLEM_INVALID_PARAMETER, "page", NULL,
+	    "page must be %d", 1);
+	ext_body = strdup(req->resp_body.data);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ext_body);
+	req = new_request(BH_POST);
+	bh_problem(req, 400, BH_PROBLEM_INVALID_PARAMETER, "page",
+	    "page must be %d", 1);
+	CU_ASSERT_STRING_EQUAL(ext_body, req->resp_body.data);
+	free(ext_body);
+
+	/* Extra that is not an object is left out. */
+	req = new_request(BH_POST);
+	extra = json_object_new_array();
+	bh_problem_ext(req, 503, BH_PROBLEM_UPSTREAM, NULL, extra,
+	    "the bank is unavailable");
+	json_object_put(extra);
+	obj = parse_json(req->resp_body.data, req->resp_body.len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(obj);
+	CU_ASSERT_EQUAL(json_object_object_length(obj), 5);
+	json_object_put(obj);
+}
+
 static void
 test_problem_titles(void)
 {
@@ -469,6 +584,7 @@ bh_test_register(void)
 	static const CU_TestInfo problem[] = {
 		{ "shape", test_problem_shape },
 		{ "titles", test_problem_titles },
+		{ "extra members", test_problem_ext },
 		{ "escaping", test_problem_escaping },
 		{ "503 has Retry-After", test_problem_503_retry_after },
 		CU_TEST_INFO_NULL,
